@@ -1,0 +1,46 @@
+# Side by Side: two commands.
+#   make lab    set everything up (first run only) and open the course in JupyterLab
+#   make test   set everything up (first run only) and run every test
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+INSTALLED := $(VENV)/.installed
+# nbgrader shells out to alembic: the virtualenv's bin/ must be on PATH, not just its python.
+export PATH := $(BIN):$(PATH)
+# pytest-xdist workers for `make test`; each notebook kernel needs about 1.5 GB.
+WORKERS ?= 2
+PYTEST_ARGS ?=
+
+.PHONY: lab test setup test-setup exercises clean-notebooks doctor
+
+lab: setup
+	$(BIN)/python -m sidebyside.lab
+
+test: test-setup
+	$(BIN)/python -m pytest -n $(WORKERS) $(PYTEST_ARGS)
+
+setup: $(INSTALLED)
+
+$(INSTALLED): requirements.txt build-constraints.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || \
+	  { echo "Python 3.10 to 3.13 is needed; found: $$($(PYTHON) --version). Set PYTHON=python3.X."; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet "$$(grep -E '^pip==' requirements.txt)"
+	$(BIN)/python -m pip install --build-constraint build-constraints.txt -r requirements.txt -e .
+	touch $@
+
+# Tests also need a browser: Debian's Chromium, installed when missing and possible.
+test-setup: setup
+	scripts/install-chromium
+
+# Regenerate exercises/ from solutions/ (never edit exercises/ by hand).
+exercises: setup
+	$(BIN)/sidebyside release --all
+
+# Strip outputs and write every notebook in canonical form.
+clean-notebooks: setup
+	$(BIN)/sidebyside clean lessons solutions exercises
+
+doctor: setup
+	$(BIN)/sidebyside doctor

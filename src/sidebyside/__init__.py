@@ -1,0 +1,37 @@
+"""Helpers for *Side by Side*, a course that teaches PyTorch and TensorFlow together.
+
+Importing this package is cheap: it imports neither torch nor tensorflow. The heavy
+frameworks are imported inside the functions that need them.
+
+Modules, named for what they do:
+
+- ``course``: where the course lives (repository, Colab badges), Colab and grading detection.
+- ``session``: ``setup(seed=...)``, the one call at the top of every notebook.
+- ``devices``: which devices each framework sees, and the course-wide device choice.
+- ``data``: the course's data sets (scikit-learn's bundled digits, small generated sets).
+- ``plots``: side-by-side matplotlib figures for the two frameworks.
+- ``doctor``: the environment report shown in lesson 00.
+- ``notebooks``: keeping notebooks clean and canonical.
+- ``assignments``: nbgrader: releasing exercises, autograding in a scratch course.
+- ``checks``: strict comparisons for nbgrader test cells.
+"""
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "setup": ("sidebyside.session", "setup"),
+    "doctor": ("sidebyside.doctor", "show"),
+}
+
+
+def __getattr__(name):
+    # Keep `import sidebyside` light: load submodules only when their names are used.
+    if name in _LAZY:
+        import importlib
+
+        module_name, attribute = _LAZY[name]
+        return getattr(importlib.import_module(module_name), attribute)
+    raise AttributeError(f"module 'sidebyside' has no attribute {name!r}")
+
+
+__all__ = ["setup", "doctor", "__version__"]

@@ -1,0 +1,150 @@
+"""nbgrader, driven from Python: releasing exercises and grading in a scratch course.
+
+The real ``nbgrader`` command line does the work; these functions lay out the directories,
+run it, and read the gradebook back. The test suite and ``sidebyside release`` use them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import notebooks
+
+
+def find_course_root(start: Path | None = None) -> Path:
+    """The folder holding ``nbgrader_config.py`` and ``solutions/``, searching upwards."""
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "nbgrader_config.py").is_file() and (folder / "solutions").is_dir():
+            return folder
+    raise FileNotFoundError(
+        f"No course found at or above {here}: run this from the course folder "
+        "(the one with nbgrader_config.py and solutions/)."
+    )
+
+
+def assignment_ids(root: Path) -> list[str]:
+    """Every assignment: a folder ``solutions/NN-topic/`` holding ``NN-topic.ipynb``."""
+    return sorted(p.parent.name for p in Path(root, "solutions").glob("*/*.ipynb") if p.stem == p.parent.name)
+
+
+def nbgrader_env() -> dict:
+    """The environment for running nbgrader: the interpreter's bin/ first on PATH (nbgrader
+    runs ``alembic`` from PATH), and grading on the CPU."""
+    env = dict(os.environ)
+    bin_dir = str(Path(sys.executable).parent)
+    env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    return env
+
+
+def run_nbgrader(args: list[str], cwd: Path, *, check: bool = True, timeout: float | None = None) -> subprocess.CompletedProcess:
+    """Run ``nbgrader ARGS`` in ``cwd``; on failure raise with nbgrader's own output."""
+    command = [sys.executable, "-m", "nbgrader", *args]
+    result = subprocess.run(command, cwd=cwd, env=nbgrader_env(), capture_output=True, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise RuntimeError(
+            f"`nbgrader {' '.join(args)}` failed in {cwd} (exit {result.returncode}):\n"
+            f"{result.stdout[-4000:]}\n{result.stderr[-8000:]}"
+        )
+    return result
+
+
+def release(assignment: str, root: Path) -> list[Path]:
+    """Regenerate ``exercises/ASSIGNMENT`` from ``solutions/ASSIGNMENT``, cleaned.
+
+    Uses a throwaway gradebook so that the course's own ``gradebook.db`` is never touched.
+    """
+    import tempfile
+
+    root = Path(root)
+    with tempfile.TemporaryDirectory() as scratch:
+        db_url = f"sqlite:///{Path(scratch) / 'release.db'}"
+        run_nbgrader(["generate_assignment", assignment, "--force", f"--CourseDirectory.db_url={db_url}"], root)
+    written = notebooks.notebook_paths(root / "exercises" / assignment)
+    for path in written:
+        notebooks.clean_file(path)
+    return written
+
+
+@dataclass
+class ScratchCourse:
+    """A throwaway nbgrader course in ``folder``, with the course's config and one assignment.
+
+    Used to check releases and to autograde made-up submissions without touching the real
+    course.
+    """
+
+    folder: Path
+    root: Path
+    assignment: str
+
+    def __post_init__(self):
+        self.folder = Path(self.folder)
+        shutil.copy(Path(self.root) / "nbgrader_config.py", self.folder / "nbgrader_config.py")
+        shutil.copytree(
+            Path(self.root) / "solutions" / self.assignment,
+            self.folder / "solutions" / self.assignment,
+            ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"),
+        )
+        self.db_url = f"sqlite:///{self.folder / 'gradebook.db'}"
+
+    def nbgrader(self, *args: str, **kwargs) -> subprocess.CompletedProcess:
+        return run_nbgrader([*args, f"--CourseDirectory.db_url={self.db_url}"], self.folder, **kwargs)
+
+    def generate(self) -> Path:
+        """Release the assignment; return the released folder."""
+        self.nbgrader("generate_assignment", self.assignment, "--force")
+        for path in notebooks.notebook_paths(self.release_folder):
+            notebooks.clean_file(path)
+        return self.release_folder
+
+    @property
+    def release_folder(self) -> Path:
+        return self.folder / "exercises" / self.assignment
+
+    def submit(self, student: str, notebook, name: str | None = None) -> Path:
+        """Place ``notebook`` (a NotebookNode) as ``student``'s submission."""
+        import nbformat
+
+        target = self.folder / "submitted" / student / self.assignment / f"{name or self.assignment}.ipynb"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(notebook, target)
+        return target
+
+    def autograde(self, timeout: float | None = None) -> subprocess.CompletedProcess:
+        """Autograde every submission (nbgrader adds unknown students itself)."""
+        return self.nbgrader("autograde", self.assignment, "--force", "--create", timeout=timeout)
+
+    def scores(self) -> dict[str, dict[str, float]]:
+        """``{student: {grade_id: score}}`` for the assignment, read from the gradebook."""
+        from nbgrader.api import Gradebook
+
+        result: dict[str, dict[str, float]] = {}
+        with Gradebook(self.db_url) as gradebook:
+            assignment = gradebook.find_assignment(self.assignment)
+            for submission in assignment.submissions:
+                cells = result.setdefault(submission.student.id, {})
+                for notebook in submission.notebooks:
+                    for grade in notebook.grades:
+                        cells[grade.name] = grade.score
+        return result
+
+    def max_scores(self) -> dict[str, float]:
+        """``{grade_id: max points}`` of every graded cell."""
+        from nbgrader.api import Gradebook
+
+        with Gradebook(self.db_url) as gradebook:
+            assignment = gradebook.find_assignment(self.assignment)
+            return {cell.name: cell.max_score for notebook in assignment.notebooks for cell in notebook.grade_cells}
+
+    def export(self) -> Path:
+        """Run ``nbgrader export``; return the CSV it wrote."""
+        target = self.folder / "grades.csv"
+        self.nbgrader("export", f"--to={target}")
+        return target

@@ -1,0 +1,63 @@
+"""Start JupyterLab on the course, registering nothing outside the project.
+
+``make lab`` runs ``python -m sidebyside.lab``. Jupyter's config, data, runtime and JupyterLab's
+settings all live under ``.jupyter/`` in the course folder; the kernel is this virtualenv's
+own ``python3``. The browser tests start JupyterLab the same way.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+FIRST_NOTEBOOK = "lessons/00-welcome.ipynb"
+
+
+def lab_environment(root: Path, base: dict | None = None) -> dict:
+    """Environment variables that keep Jupyter's state inside ``root/.jupyter``."""
+    state = Path(root).resolve() / ".jupyter"
+    env = dict(os.environ if base is None else base)
+    env.update(
+        JUPYTER_CONFIG_DIR=str(state / "config"),
+        JUPYTER_DATA_DIR=str(state / "data"),
+        JUPYTER_RUNTIME_DIR=str(state / "runtime"),
+        JUPYTERLAB_SETTINGS_DIR=str(state / "lab" / "user-settings"),
+        JUPYTERLAB_WORKSPACES_DIR=str(state / "lab" / "workspaces"),
+        # nbgrader runs alembic from PATH.
+        PATH=str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", ""),
+    )
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    return env
+
+
+def lab_command(root: Path, *, port: int | None = None, token: str | None = None, open_browser: bool = True, notebook: str | None = FIRST_NOTEBOOK) -> list[str]:
+    command = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={Path(root).resolve()}", "--ServerApp.ip=127.0.0.1"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        command.append("--allow-root")  # containers and CI run as root
+    if port is not None:
+        command.append(f"--ServerApp.port={port}")
+    if token is not None:
+        command.append(f"--IdentityProvider.token={token}")
+    if not open_browser:
+        command.append("--no-browser")
+    if notebook:
+        command.append(notebook)
+    return command
+
+
+def main() -> None:
+    from .assignments import find_course_root
+
+    root = find_course_root()
+    for folder in ("config", "data", "runtime"):
+        (root / ".jupyter" / folder).mkdir(parents=True, exist_ok=True)
+    print(f"Starting JupyterLab on the course in {root}; open the URL it prints below.", flush=True)
+    os.chdir(root)
+    env = lab_environment(root)
+    command = lab_command(root, open_browser=bool(os.environ.get("DISPLAY") or sys.platform == "darwin"))
+    os.execvpe(command[0], command, env)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""``setup()``: the one call at the top of every notebook.
+
+It seeds Python, NumPy, PyTorch and TensorFlow together, turns on deterministic ops, quiets
+TensorFlow's C++ logging and chooses the course-wide device (see ``devices``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import sys
+from dataclasses import dataclass
+
+from . import devices
+from .course import under_grading
+from .frameworks import import_tensorflow, prepare_environment
+
+
+@dataclass(frozen=True)
+class Session:
+    seed: int
+    device: devices.DeviceChoice
+    torch_version: str | None
+    tensorflow_version: str | None
+
+    def __str__(self) -> str:
+        versions = ", ".join(
+            f"{name} {version}"
+            for name, version in (("torch", self.torch_version), ("TensorFlow", self.tensorflow_version))
+            if version
+        )
+        return f"Side by Side: seed {self.seed}; {versions}; {self.device.summary()}"
+
+
+def seed_torch(seed: int, deterministic: bool = True) -> str:
+    import torch
+
+    torch.manual_seed(seed)  # seeds every CUDA device too
+    if deterministic:
+        # warn_only: an op without a deterministic kernel warns instead of stopping a lesson.
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    return torch.__version__
+
+
+def seed_tensorflow(seed: int, deterministic: bool = True) -> str:
+    tf = import_tensorflow()
+
+    tf.keras.utils.set_random_seed(seed)  # Python, NumPy and TensorFlow
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+    tf.get_logger().setLevel(logging.ERROR)
+    try:
+        import absl.logging
+
+        absl.logging.set_verbosity(absl.logging.ERROR)
+    except ImportError:  # pragma: no cover - absl ships with TensorFlow
+        pass
+    return tf.__version__
+
+
+def setup(
+    seed: int = 0,
+    device: str | None = None,
+    *,
+    frameworks: tuple[str, ...] = ("torch", "tensorflow"),
+    deterministic: bool = True,
+    verbose: bool = True,
+) -> Session:
+    """Seed everything, quiet TensorFlow, choose the device; print and return what was done.
+
+    ``device``: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"mps"``; default: the
+    ``SIDEBYSIDE_DEVICE`` environment variable, else the best device available. Under nbgrader
+    it is always the CPU.
+    """
+    prepare_environment()
+    random.seed(seed)
+    import numpy as np
+
+    np.random.seed(seed)
+    torch_version = seed_torch(seed, deterministic) if "torch" in frameworks else None
+    tensorflow_version = seed_tensorflow(seed, deterministic) if "tensorflow" in frameworks else None
+    choice = devices.set_device(device)
+    session = Session(seed, choice, torch_version, tensorflow_version)
+    if verbose:
+        print(session)
+    return session
