@@ -1,0 +1,67 @@
+"""Timing code fairly in both frameworks: warm-up first, then wait for the device to finish.
+
+GPUs run asynchronously in both frameworks: a call returns before the work is done. PyTorch
+needs ``torch.cuda.synchronize()``; TensorFlow finishes when a result is read back
+(``.numpy()``). Taught in lessons 02 and 04.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+
+@dataclass(frozen=True)
+class Timing:
+    first_call_s: float  # includes tracing, compiling, kernel selection
+    times_s: list[float] = field(default_factory=list)  # the steady-state calls
+
+    @property
+    def median_s(self) -> float:
+        return statistics.median(self.times_s)
+
+    @property
+    def best_s(self) -> float:
+        return min(self.times_s)
+
+
+def torch_synchronizer(device) -> Callable[[object], None]:
+    """A function that waits until ``device`` has finished its queued work."""
+    import torch
+
+    device = torch.device(device)
+    if device.type == "cuda":
+        return lambda result: torch.cuda.synchronize(device)
+    if device.type == "mps":
+        return lambda result: torch.mps.synchronize()
+    return lambda result: None
+
+
+def tensorflow_synchronizer() -> Callable[[object], None]:
+    """Wait for TensorFlow by reading the result back to the host."""
+
+    def wait(result):
+        for value in result if isinstance(result, (list, tuple)) else [result]:
+            if hasattr(value, "numpy"):
+                value.numpy()
+
+    return wait
+
+
+def measure(fn: Callable[[], object], *, repeat: int = 5, warmup: int = 1, synchronize: Callable[[object], None] | None = None) -> Timing:
+    """Time ``fn()``: the first call on its own, then ``warmup`` untimed calls, then ``repeat``
+    timed calls, each ended by ``synchronize(result)``."""
+    sync = synchronize or (lambda result: None)
+    start = time.perf_counter()
+    sync(fn())
+    first = time.perf_counter() - start
+    for _ in range(warmup):
+        sync(fn())
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        sync(fn())
+        times.append(time.perf_counter() - start)
+    return Timing(first, times)
