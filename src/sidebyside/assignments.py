@@ -148,3 +148,45 @@ class ScratchCourse:
         target = self.folder / "grades.csv"
         self.nbgrader("export", f"--to={target}")
         return target
+
+
+def validate(notebook: Path, *, invert: bool = False, timeout: float | None = None) -> tuple[bool, str]:
+    """Run ``nbgrader validate`` (``--invert``: every test must fail) on one notebook.
+
+    Returns ``(passed, nbgrader's output)``; nbgrader itself exits 0 either way.
+    """
+    notebook = Path(notebook).resolve()
+    args = ["validate", str(notebook)] + (["--invert"] if invert else [])
+    result = run_nbgrader(args, notebook.parent, check=False, timeout=timeout)
+    output = result.stdout + result.stderr
+    expected = "Success! The notebook does not pass any tests." if invert else "Success! Your notebook passes all the tests."
+    return (result.returncode == 0 and expected in output), output
+
+
+def answer_cell_ids(nb) -> list[str]:
+    """grade_ids of the autograded answer cells (solution, not grade), in notebook order."""
+    return [
+        cell.metadata.nbgrader["grade_id"]
+        for cell in nb.cells
+        if cell.metadata.get("nbgrader", {}).get("solution") and not cell.metadata["nbgrader"].get("grade")
+    ]
+
+
+def replace_cells(nb, sources: dict[str, str]):
+    """A copy of ``nb`` with the cells whose grade_id is a key given the new ``sources``."""
+    import copy
+
+    nb = copy.deepcopy(nb)
+    unknown = set(sources) - {c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells}
+    if unknown:
+        raise KeyError(f"no cell with grade_id {sorted(unknown)}")
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in sources:
+            cell.source = sources[grade_id]
+    return nb
+
+
+def grading_cells_for(answer_id: str, max_scores: dict[str, float]) -> list[str]:
+    """The autograded test cells that grade the answer cell ``answer_id`` (``test_<id>...``)."""
+    return [name for name in max_scores if name == f"test_{answer_id}" or name.startswith(f"test_{answer_id}_")]

@@ -211,3 +211,163 @@ def set_device(requested: str | None = None, **kwargs) -> DeviceChoice:
 def current_device() -> DeviceChoice:
     """The course-wide device choice, made on first use if ``setup()`` has not made it."""
     return _current if _current is not None else set_device()
+
+
+# --- Why a GPU is missing ---------------------------------------------------------------------
+
+
+def framework_facts(environ: dict | None = None) -> dict:
+    """What decides whether each framework can use a GPU here (imports both frameworks).
+
+    The keys are the arguments of :func:`gpu_unavailable_reasons`, so tests pass made-up facts.
+    """
+    import torch
+
+    from .course import under_grading
+    from .frameworks import import_tensorflow
+
+    environ = os.environ if environ is None else environ
+    tf = import_tensorflow()
+    mps = getattr(torch.backends, "mps", None)
+    return {
+        "torch_version": torch.__version__,
+        "torch_cuda_build": torch.version.cuda,
+        "torch_cuda_count": torch.cuda.device_count(),
+        "torch_mps_built": bool(mps is not None and mps.is_built()),
+        "torch_mps_available": bool(mps is not None and mps.is_available()),
+        "tensorflow_version": tf.__version__,
+        "tensorflow_cuda_build": tf.test.is_built_with_cuda(),
+        "tensorflow_gpu_count": len(tf.config.list_physical_devices("GPU")),
+        "cuda_visible_devices": environ.get("CUDA_VISIBLE_DEVICES"),
+        "grading": bool(environ.get(GRADING_ENV_VAR)) or under_grading(),
+    }
+
+
+def gpu_unavailable_reasons(
+    *,
+    torch_version: str = "?",
+    torch_cuda_build: str | None = None,
+    torch_cuda_count: int = 0,
+    torch_mps_built: bool = False,
+    torch_mps_available: bool = False,
+    tensorflow_version: str = "?",
+    tensorflow_cuda_build: bool = False,
+    tensorflow_gpu_count: int = 0,
+    cuda_visible_devices: str | None = None,
+    grading: bool = False,
+) -> dict[str, str]:
+    """``{"PyTorch": reason, "TensorFlow": reason}``: why each framework has no GPU here.
+
+    A framework that has a GPU is left out, so an empty dict means both have one. Taught in
+    lesson 04, where the device picker shows these reasons next to the devices it offers.
+    """
+    hidden = None
+    if grading:
+        hidden = "grading runs on the CPU: the course hides every GPU (CUDA_VISIBLE_DEVICES=-1)"
+    elif cuda_visible_devices is not None and cuda_visible_devices.strip() in ("", "-1"):
+        hidden = f"CUDA_VISIBLE_DEVICES={cuda_visible_devices!r} hides every GPU from this process"
+    reasons = {}
+    if torch_cuda_count == 0 and not torch_mps_available:
+        if hidden and torch_cuda_build:
+            reason = hidden
+        elif torch_mps_built:
+            reason = f"torch {torch_version} is built for Apple's GPU (MPS), but MPS is not available (macOS 12.3 or later on Apple silicon is needed)"
+        elif not torch_cuda_build:
+            reason = f"torch {torch_version} is a CPU-only build (torch.version.cuda is None): install a CUDA build from pytorch.org"
+        else:
+            reason = f"torch {torch_version} is built for CUDA {torch_cuda_build} but sees no GPU: check `nvidia-smi` and the NVIDIA driver"
+        reasons["PyTorch"] = reason
+    if tensorflow_gpu_count == 0:
+        if hidden and tensorflow_cuda_build:
+            reason = hidden
+        elif not tensorflow_cuda_build:
+            reason = (
+                f"TensorFlow {tensorflow_version} is built without CUDA (tensorflow-cpu, or TensorFlow on "
+                "Windows or macOS): on Linux install `tensorflow[and-cuda]`; on a Mac, tensorflow-metal"
+            )
+        else:
+            reason = (
+                f"TensorFlow {tensorflow_version} is built for CUDA but sees no GPU: check `nvidia-smi`, and "
+                "that the driver is recent enough for TensorFlow's CUDA version"
+            )
+        reasons["TensorFlow"] = reason
+    return reasons
+
+
+# --- TensorFlow's start-up settings ---------------------------------------------------------
+
+
+TOO_LATE_MESSAGE = (
+    "TensorFlow has already initialized its devices (it does so at the first operation or at "
+    "tf.config.list_logical_devices()), so {what} can no longer be changed. Restart the kernel and "
+    "run the notebook from the top: these settings must come before any TensorFlow operation."
+)
+
+
+def configure_tensorflow(
+    *,
+    memory_growth: bool | None = True,
+    memory_limit_mb: int | None = None,
+    visible_gpus: list[int] | None = None,
+    logical_cpus: int | None = None,
+    intra_op_threads: int | None = None,
+    inter_op_threads: int | None = None,
+    tf=None,
+) -> list[str]:
+    """Apply TensorFlow's start-up device settings; return what was done, one line each.
+
+    They only work before TensorFlow initializes its devices: call this right after
+    ``sbs.setup()`` (which does not initialize them), before any TensorFlow operation.
+    Afterwards this raises ``RuntimeError`` saying so.
+
+    - ``memory_growth``: allocate GPU memory as needed instead of taking (almost) all of it
+      at start-up, so that PyTorch in the same process still finds memory.
+    - ``memory_limit_mb``: instead, cap TensorFlow at this much memory on each GPU (a logical
+      device with a limit). Exclusive with ``memory_growth``.
+    - ``visible_gpus``: indices of the GPUs TensorFlow may use (``[]`` hides them all).
+    - ``logical_cpus``: split the CPU into this many logical devices (``/CPU:0``,
+      ``/CPU:1``...), which lets placement be shown and tested on any machine.
+    - ``intra_op_threads`` / ``inter_op_threads``: TensorFlow's thread pools (0: its choice).
+
+    Taught in lesson 04; ``tf`` is for tests.
+    """
+    if memory_limit_mb is not None and memory_growth:
+        raise ValueError("memory_growth and memory_limit_mb exclude each other: pass memory_growth=False with a limit")
+    if tf is None:
+        from .frameworks import import_tensorflow
+
+        tf = import_tensorflow()
+    done = []
+
+    def apply(what, change):
+        try:
+            change()
+        except RuntimeError as error:
+            raise RuntimeError(TOO_LATE_MESSAGE.format(what=what) + f" (TensorFlow said: {error})") from error
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if visible_gpus is not None:
+        chosen = [gpus[i] for i in visible_gpus if i < len(gpus)]
+        apply("the visible GPUs", lambda: tf.config.set_visible_devices(chosen, "GPU"))
+        done.append(f"visible GPUs: {[g.name for g in chosen] or 'none'}")
+        gpus = chosen
+    for gpu in gpus:
+        if memory_limit_mb is not None:
+            config = [tf.config.LogicalDeviceConfiguration(memory_limit=memory_limit_mb)]
+            apply("the GPU memory limit", lambda: tf.config.set_logical_device_configuration(gpu, config))
+            done.append(f"{gpu.name}: memory limited to {memory_limit_mb} MB")
+        elif memory_growth is not None:
+            apply("memory growth", lambda: tf.config.experimental.set_memory_growth(gpu, memory_growth))
+            done.append(f"{gpu.name}: memory growth {'on' if memory_growth else 'off'}")
+    if logical_cpus is not None:
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        config = [tf.config.LogicalDeviceConfiguration() for _ in range(logical_cpus)]
+        apply("the logical CPUs", lambda: tf.config.set_logical_device_configuration(cpu, config))
+        done.append(f"{cpu.name}: split into {logical_cpus} logical CPUs")
+    if intra_op_threads is not None:
+        apply("the thread pools", lambda: tf.config.threading.set_intra_op_parallelism_threads(intra_op_threads))
+        done.append(f"intra-op threads: {intra_op_threads}")
+    if inter_op_threads is not None:
+        apply("the thread pools", lambda: tf.config.threading.set_inter_op_parallelism_threads(inter_op_threads))
+        done.append(f"inter-op threads: {inter_op_threads}")
+    return done

@@ -1,0 +1,55 @@
+"""Shared paths and fixtures of the test suite, and the summary of notebook measurements."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts"
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def lessons() -> list[Path]:
+    return sorted((ROOT / "lessons").glob("*.ipynb"))
+
+
+def solutions() -> list[Path]:
+    return sorted((ROOT / "solutions").glob("*/*.ipynb"))
+
+
+def assignments() -> list[str]:
+    from sidebyside.assignments import assignment_ids
+
+    return assignment_ids(ROOT)
+
+
+def rel(path: Path) -> str:
+    return str(Path(path).resolve().relative_to(ROOT))
+
+
+def by_assignment(ids):
+    """Parametrize over assignments, keeping each assignment's tests on one xdist worker
+    (they share one expensive nbgrader run)."""
+    return [pytest.param(a, id=a, marks=pytest.mark.xdist_group(a)) for a in ids]
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print (and save) each notebook's time and peak memory, recorded by the tests."""
+    rows = []
+    for report in terminalreporter.stats.get("passed", []) + terminalreporter.stats.get("failed", []):
+        for name, value in getattr(report, "user_properties", []):
+            if name == "measurement":
+                rows.append(value)
+    if not rows:
+        return
+    rows.sort(key=lambda r: (r["kind"], r["notebook"]))
+    terminalreporter.section("notebook measurements (2-core machine figures in the issue notes)")
+    for row in rows:
+        terminalreporter.line(f"{row['kind']:<22} {row['notebook']:<60} {row['seconds']:7.1f} s {row['peak_memory_mb']:8.0f} MB")
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "notebook-measurements.json").write_text(json.dumps(rows, indent=1))

@@ -1,0 +1,121 @@
+"""Every notebook is stored clean and follows the course's shape (CONTRIBUTING.md)."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+from conftest import ROOT, lessons, rel, solutions
+
+from sidebyside import course, notebooks
+
+EXERCISES = sorted((ROOT / "exercises").glob("*/*.ipynb"))
+ALL = lessons() + solutions() + EXERCISES
+AUTHORED = lessons() + solutions()
+
+
+def read(path: Path):
+    return nbformat.read(path, as_version=4)
+
+
+def tags(cell) -> list[str]:
+    return list(cell.metadata.get("tags", []))
+
+
+def nbgrader(cell) -> dict:
+    return cell.metadata.get("nbgrader", {})
+
+
+@pytest.mark.parametrize("path", ALL, ids=rel)
+def test_valid_and_clean(path):
+    nb = read(path)
+    nbformat.validate(nb)
+    assert nb.metadata.get("kernelspec", {}).get("name") == "python3", "kernelspec must be python3"
+    ids = [c.get("id") for c in nb.cells]
+    assert all(ids) and len(set(ids)) == len(ids), "every cell needs a unique id"
+    assert not notebooks.clean_file(path, check=True), (
+        f"{rel(path)} is not clean (outputs, execution counts, widget state or non-canonical JSON): "
+        "run `make clean-notebooks`"
+    )
+
+
+@pytest.mark.parametrize("path", ALL, ids=rel)
+def test_only_known_tags(path):
+    unknown = {t for c in read(path).cells for t in tags(c)} - notebooks.KNOWN_TAGS
+    assert not unknown, f"unknown cell tags {sorted(unknown)}; known: {sorted(notebooks.KNOWN_TAGS)}"
+
+
+@pytest.mark.parametrize("path", AUTHORED, ids=rel)
+def test_notebook_shape(path):
+    nb = read(path)
+    text = [c.source for c in nb.cells]
+    h1 = [line for c in nb.cells if c.cell_type == "markdown" for line in c.source.splitlines() if re.match(r"#\s", line)]
+    assert len(h1) == 1, f"expected one H1 title, found {h1}"
+    assert re.match(r"# \d\d · ", h1[0]), f"the title should read '# NN · Title', not {h1[0]!r}"
+    badge = course.colab_url(rel(path))
+    assert any(badge in t for t in text[:3]), f"the Open in Colab badge must point to {badge}"
+    headings = [line.strip() for c in nb.cells if c.cell_type == "markdown" for line in c.source.splitlines() if line.startswith("## ")]
+    for heading in ("## Setup", "## Summary"):
+        assert heading in headings, f"missing the {heading!r} section"
+    colab = [c for c in nb.cells if "colab" in tags(c)]
+    assert len(colab) == 1 and course.pip_install_spec() in colab[0].source and "--no-deps" in colab[0].source, (
+        "one cell tagged 'colab' must install the course package with --no-deps: " + course.pip_install_spec()
+    )
+    assert 'if "google.colab" in sys.modules' in colab[0].source, "the Colab install must run only on Colab"
+    setup = [c for c in nb.cells if "setup" in tags(c)]
+    assert setup and "setup(seed=" in setup[0].source, "a cell tagged 'setup' must call sbs.setup(seed=...)"
+
+
+@pytest.mark.parametrize("path", AUTHORED, ids=rel)
+def test_uses_both_frameworks(path):
+    nb = read(path)
+    torch_cells = [c for c in nb.cells if "pytorch" in tags(c)]
+    tf_cells = [c for c in nb.cells if "tensorflow" in tags(c)]
+    assert torch_cells and tf_cells, "a notebook teaches both frameworks: cells tagged 'pytorch' and 'tensorflow'"
+    assert any("torch" in c.source for c in torch_cells), "cells tagged 'pytorch' should use torch"
+    assert any(re.search(r"\btf\.|keras", c.source) for c in tf_cells), "cells tagged 'tensorflow' should use TensorFlow"
+
+
+def strip_markers(source: str) -> str:
+    return "\n".join(line for line in source.splitlines() if not line.strip().startswith("### "))
+
+
+@pytest.mark.parametrize("path", solutions(), ids=rel)
+def test_assignment_cells(path):
+    nb = read(path)
+    problems = []
+    for cell in nb.cells:
+        meta = nbgrader(cell)
+        grade_id = meta.get("grade_id", "(no grade_id)")
+        if cell.cell_type == "code" and not meta:
+            problems.append(f"code cell {cell.id} is not read-only: mark every instructor cell read-only")
+        elif cell.cell_type == "code" and not (meta.get("solution") or meta.get("locked")):
+            problems.append(f"code cell {grade_id} is neither an answer nor read-only")
+        if meta.get("grade") and not meta.get("solution") and cell.cell_type == "code":
+            if not meta.get("points"):
+                problems.append(f"test cell {grade_id} has no points")
+            if not grade_id.startswith("test_"):
+                problems.append(f"test cell {grade_id} should be named test_<answer grade_id>")
+            body = ast.parse(strip_markers(cell.source)).body
+            if not (body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) and isinstance(body[0].value.value, str)):
+                problems.append(f"test cell {grade_id} should start with a one-line docstring saying what it checks")
+            if body and isinstance(body[-1], ast.Expr) and not isinstance(body[-1].value, ast.Call):
+                problems.append(f"test cell {grade_id} ends with a bare expression (nbgrader reads it as partial credit)")
+        if meta.get("solution") and cell.cell_type == "code" and "### BEGIN SOLUTION" not in cell.source:
+            problems.append(f"answer cell {grade_id} has no ### BEGIN SOLUTION region")
+    manual = [c for c in nb.cells if nbgrader(c).get("grade") and nbgrader(c).get("solution")]
+    if not manual:
+        problems.append("no manually graded reflection cell comparing the two frameworks")
+    ids = [nbgrader(c)["grade_id"] for c in nb.cells if nbgrader(c).get("grade_id")]
+    if len(set(ids)) != len(ids):
+        problems.append("grade_ids are not unique")
+    assert not problems, "\n".join(problems)
+
+
+def test_exercises_mirror_solutions():
+    assert {p.parent.name for p in EXERCISES} == {p.parent.name for p in solutions()}, (
+        "every assignment in solutions/ is released to exercises/: run `make exercises`"
+    )
