@@ -18,7 +18,7 @@ lab: setup
 	$(BIN)/python -m sidebyside.lab
 
 test: test-setup
-	$(BIN)/python -m pytest -n $(WORKERS) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 setup: $(INSTALLED)
 

@@ -177,15 +177,13 @@ def choose_device(
     wanted = normalize_request(asked)
     devices = available_devices() if devices is None else list(devices)
 
-    if wanted == "auto":
-        return DeviceChoice(best_device(devices), asked, source, "", tuple(devices))
     by_name = {d.name: d for d in devices}
-    if wanted in by_name:
-        device = by_name[wanted]
+    if wanted == "auto" or wanted in by_name:
+        device = best_device(devices) if wanted == "auto" else by_name[wanted]
         message = ""
         if device.torch is None or device.tensorflow is None:
             blind = "PyTorch" if device.torch is None else "TensorFlow"
-            message = f"{blind} cannot see {wanted}: {blind} code runs on the CPU (is its GPU build installed?)."
+            message = f"{blind} cannot see {device.name}: {blind} code runs on the CPU (is its GPU build installed?)."
         return DeviceChoice(device, asked, source, message, tuple(devices))
 
     where = f" (from {DEVICE_ENV_VAR})" if source == "environment" else ""

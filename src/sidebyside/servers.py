@@ -40,6 +40,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -346,15 +347,16 @@ class TensorBoardServer(Server):
             time.sleep(0.25)
 
 
-def start_tensorboard(logdir, *, port: int | None = None, host: str = HOST, timeout: float = 90.0, reload_interval: float = 1.0) -> TensorBoardServer:
+def start_tensorboard(logdir, *, port: int | None = None, host: str = HOST, timeout: float = 90.0, reload_interval: float = 1.0, extra_args=()) -> TensorBoardServer:
     """Start TensorBoard on ``logdir`` and wait until it answers. Lesson 03.
 
     ``port=None`` picks a free port. Runs TensorBoard's pure-Python reader
     (``--load_fast=false``), reloading the logs every ``reload_interval`` seconds.
+    ``extra_args``: more TensorBoard flags, e.g. ``["--samples_per_plugin=images=100"]``.
     """
     logdir = Path(logdir).resolve()
     logdir.mkdir(parents=True, exist_ok=True)
-    args = ["--logdir", str(logdir), "--host", "{host}", "--port", "{port}", "--load_fast=false", f"--reload_interval={reload_interval}"]
+    args = ["--logdir", str(logdir), "--host", "{host}", "--port", "{port}", "--load_fast=false", f"--reload_interval={reload_interval}", *extra_args]
     return _launch(TensorBoardServer, "TensorBoard", "tensorboard.main:run_main", args, port=port, host=host, ready_path="/data/logdir", timeout=timeout)
 
 
@@ -518,7 +520,9 @@ class VisdomServer(Server):
         level = visdom_logger.level
         visdom_logger.setLevel(logging.ERROR)  # hide "Without the incoming socket..." warning
         try:
-            client = visdom.Visdom(server=f"http://{self.host}", port=self.port, env=env, raise_exceptions=True, **kwargs)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)  # visdom calls logger.warn
+                client = visdom.Visdom(server=f"http://{self.host}", port=self.port, env=env, raise_exceptions=True, **kwargs)
         finally:
             visdom_logger.setLevel(level)
         if not client.check_connection(timeout_seconds=5):

@@ -352,16 +352,3 @@ def best_epoch(history: dict) -> int:
     """The epoch (counting from 1) with the lowest validation loss."""
     return int(np.argmin(history["val_loss"])) + 1
 
-
-def diagnose(history: dict, *, min_accuracy: float = 0.9, overfit_ratio: float = 1.2) -> str:
-    """Read a learning curve: ``"underfitting"``, ``"overfitting"`` or ``"good fit"``.
-
-    Underfitting: the final training accuracy is below ``min_accuracy`` (the model has not even
-    learned the training set). Overfitting: otherwise, the final validation loss is more than
-    ``overfit_ratio`` times its lowest value (validation got worse while training went on).
-    """
-    if history["accuracy"][-1] < min_accuracy:
-        return "underfitting"
-    if history["val_loss"][-1] > overfit_ratio * min(history["val_loss"]):
-        return "overfitting"
-    return "good fit"
