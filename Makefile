@@ -22,12 +22,14 @@ test: test-setup
 
 setup: $(INSTALLED)
 
-$(INSTALLED): requirements.txt build-constraints.txt pyproject.toml
+$(INSTALLED): requirements.txt build-constraints.txt pyproject.toml scripts/install-visdom-assets
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || \
 	  { echo "Python 3.10 to 3.13 is needed; found: $$($(PYTHON) --version). Set PYTHON=python3.X."; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet "$$(grep -E '^pip==' requirements.txt)"
 	$(BIN)/python -m pip install --build-constraint build-constraints.txt -r requirements.txt -e .
+	# Visdom's web page assets from the npm registry, so its server runs offline.
+	scripts/install-visdom-assets $(BIN)/python
 	touch $@
 
 # Tests also need a browser: Debian's Chromium, installed when missing and possible.

@@ -17,6 +17,18 @@ ALL = lessons() + solutions() + EXERCISES
 AUTHORED = lessons() + solutions()
 
 
+#: What Colab ships and the course must never reinstall there (pinning them broke d2l for years).
+COLAB_OWNED = {"torch", "tensorflow", "tensorflow-cpu", "numpy", "ipywidgets", "ipython", "keras", "nbgrader"}
+
+
+def student_path(path: Path) -> str:
+    """Where students open a notebook: a solution's badge points to its released exercise."""
+    relative = rel(path)
+    if relative.startswith("solutions/"):
+        return "exercises/" + relative[len("solutions/") :]
+    return relative
+
+
 def read(path: Path):
     return nbformat.read(path, as_version=4)
 
@@ -48,23 +60,29 @@ def test_only_known_tags(path):
     assert not unknown, f"unknown cell tags {sorted(unknown)}; known: {sorted(notebooks.KNOWN_TAGS)}"
 
 
-@pytest.mark.parametrize("path", AUTHORED, ids=rel)
+@pytest.mark.parametrize("path", AUTHORED + EXERCISES, ids=rel)
 def test_notebook_shape(path):
     nb = read(path)
     text = [c.source for c in nb.cells]
     h1 = [line for c in nb.cells if c.cell_type == "markdown" for line in c.source.splitlines() if re.match(r"#\s", line)]
     assert len(h1) == 1, f"expected one H1 title, found {h1}"
     assert re.match(r"# \d\d · ", h1[0]), f"the title should read '# NN · Title', not {h1[0]!r}"
-    badge = course.colab_url(rel(path))
+    badge = course.colab_url(student_path(path))
     assert any(badge in t for t in text[:3]), f"the Open in Colab badge must point to {badge}"
     headings = [line.strip() for c in nb.cells if c.cell_type == "markdown" for line in c.source.splitlines() if line.startswith("## ")]
-    for heading in ("## Setup", "## Summary"):
+    required = ("## Setup", "## Summary") if path.parent.name == "lessons" else ("## Setup",)
+    for heading in required:
         assert heading in headings, f"missing the {heading!r} section"
     colab = [c for c in nb.cells if "colab" in tags(c)]
-    assert len(colab) == 1 and course.pip_install_spec() in colab[0].source and "--no-deps" in colab[0].source, (
-        "one cell tagged 'colab' must install the course package with --no-deps: " + course.pip_install_spec()
-    )
-    assert 'if "google.colab" in sys.modules' in colab[0].source, "the Colab install must run only on Colab"
+    installs_course = [c for c in colab if course.pip_install_spec() in c.source and "--no-deps" in c.source]
+    assert len(installs_course) == 1, "one cell tagged 'colab' must install the course package with --no-deps: " + course.pip_install_spec()
+    for cell in colab:
+        assert 'if "google.colab" in sys.modules' in cell.source, "Colab cells must do nothing outside Colab"
+        for line in cell.source.splitlines():
+            if "pip install" in line:
+                named = set(re.findall(r"[\"' ]([A-Za-z][\w\-]*)(?:[=<>\[]|[\"' ]|$)", line.split("install", 1)[1]))
+                touched = {n.lower() for n in named} & COLAB_OWNED
+                assert not touched, f"a Colab cell must not install {sorted(touched)}: Colab ships its own"
     setup = [c for c in nb.cells if "setup" in tags(c)]
     assert setup and "setup(seed=" in setup[0].source, "a cell tagged 'setup' must call sbs.setup(seed=...)"
 

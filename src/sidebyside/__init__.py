@@ -14,6 +14,12 @@ Modules, named for what they do:
 - ``notebooks``: keeping notebooks clean and canonical.
 - ``assignments``: nbgrader: releasing exercises, autograding in a scratch course.
 - ``checks``: strict comparisons for nbgrader test cells.
+- ``timing``: fair timings (warm-up, device synchronization); ``benchmarks``: matmul GFLOP/s.
+- ``training``: the reference models and training loops of both frameworks (lesson 01).
+- ``graphs``: eager vs compiled workloads and graph drawings (lesson 02).
+- ``servers``: TensorBoard and Visdom servers on loopback; ``eventfiles``: reading logs back (lesson 03).
+- ``widgets``: the ipywidgets of the lessons, one module per topic.
+- ``lab``, ``cli``: ``make lab`` and the ``sidebyside`` command.
 """
 
 __version__ = "0.1.0"

@@ -67,7 +67,10 @@ def decode(value, storage: str, kind: str):
     if storage == "simple_value":
         return float(value.simple_value)
     if storage == "histo":
-        edges = np.array([value.histo.min, *value.histo.bucket_limit], dtype=np.float64)
+        # bucket_limit holds each bucket's right edge; the last may lie beyond the data (it is
+        # a fixed bucket boundary), so the data's own min and max close the range.
+        limits = list(value.histo.bucket_limit)
+        edges = np.array([value.histo.min, *limits[:-1], value.histo.max], dtype=np.float64)
         return edges, np.array(value.histo.bucket, dtype=np.float64)
     if storage == "image":
         return _png_to_array(value.image.encoded_image_string)

@@ -15,6 +15,9 @@ def prepare_environment() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # Deterministic cuBLAS, needed by torch.use_deterministic_algorithms on CUDA.
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    # PyTorch and TensorFlow each bring an OpenMP runtime; spinning threads of one starve the
+    # other on a small machine and make timings erratic. Passive waiting costs nothing here.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     if under_grading() and "torch" not in sys.modules and "tensorflow" not in sys.modules:
         # Grading is reproducible only on the CPU: hide GPUs from both frameworks.
         os.environ["CUDA_VISIBLE_DEVICES"] = "-1"

@@ -276,7 +276,20 @@ class Server:
 
 
 def _launch(cls, name: str, entry_point: str, args: list[str], *, port: int | None, host: str, ready_path: str, timeout: float, env: dict | None = None, cleanup=None):
-    """Start ``entry_point`` (``module:function``, which reads ``sys.argv``) as a server."""
+    """Start ``entry_point`` (``module:function``, which reads ``sys.argv``) as a server.
+
+    With ``port=None``, a free port is chosen; if another program takes it between the choice
+    and the server's start, one more free port is tried.
+    """
+    for attempt in range(2 if port is None else 1):
+        try:
+            return _launch_once(cls, name, entry_point, args, port=port, host=host, ready_path=ready_path, timeout=timeout, env=env, cleanup=cleanup)
+        except PortInUseError:
+            if port is not None or attempt == 1:
+                raise
+
+
+def _launch_once(cls, name, entry_point, args, *, port, host, ready_path, timeout, env, cleanup):
     if os.environ.get(NO_SERVERS_ENV_VAR):
         raise ServerError(f"{NO_SERVERS_ENV_VAR} is set: this machine does not run servers, so {name} was not started.")
     chosen = free_port(host) if port is None else int(port)

@@ -1,0 +1,194 @@
+"""Driving the course's JupyterLab in headless Chromium (Debian's), as a student would.
+
+Used by tests/test_browser.py. JupyterLab runs on loopback with a random port and token on a
+*copy* of the notebooks (so nothing in the repository gets outputs), with two settings for the
+test run: notebook windowing off (JupyterLab 4 otherwise leaves off-screen cells out of the
+page) and autosave off.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sidebyside.lab import lab_command, lab_environment
+
+CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/lib/chromium/chromium")
+# Flags for a closed network and a root user (see the machine notes in the README of tests).
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+TEST_SETTINGS = {
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
+    "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings": {"autosave": False},
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false", "checkForUpdates": False},
+}
+
+
+def find_chromium() -> str | None:
+    for candidate in (os.environ.get("SIDEBYSIDE_CHROMIUM"), *CHROMIUM_CANDIDATES):
+        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class LabServer:
+    root: Path
+    port: int
+    token: str
+    process: subprocess.Popen
+    log_path: Path
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url}/lab/tree/{path}?reset&token={self.token}"
+
+    def log_tail(self, chars: int = 4000) -> str:
+        return self.log_path.read_text(errors="replace")[-chars:]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(10)
+
+
+def start_lab(root: Path, timeout: float = 120) -> LabServer:
+    """Start the project's JupyterLab (the same command as `make lab`) serving ``root``."""
+    env = lab_environment(root)
+    settings = Path(env["JUPYTERLAB_SETTINGS_DIR"])
+    for name, values in TEST_SETTINGS.items():
+        (settings / name).parent.mkdir(parents=True, exist_ok=True)
+        (settings / name).write_text(json.dumps(values))
+    port, token = free_port(), secrets.token_hex(16)
+    log_path = root / "jupyterlab.log"
+    command = lab_command(root, port=port, token=token, open_browser=False, notebook=None)
+    process = subprocess.Popen(command, cwd=root, env=env, stdout=log_path.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+    server = LabServer(root, port, token, process, log_path)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"JupyterLab exited with code {process.returncode}:\n{server.log_tail()}")
+        try:
+            with urllib.request.urlopen(f"{server.base_url}/api/status?token={token}", timeout=2) as reply:
+                if reply.status == 200:
+                    return server
+        except OSError:
+            time.sleep(0.5)
+    server.stop()
+    raise RuntimeError(f"JupyterLab did not answer within {timeout} s:\n{server.log_tail()}")
+
+
+# --- Page checks, in the browser ------------------------------------------------------------
+
+PROMPTS_JS = "() => [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')].map(e => e.textContent.trim())"
+
+PROBLEMS_JS = r"""
+() => {
+  const problems = [];
+  const outputs = [...document.querySelectorAll('.jp-Notebook .jp-OutputArea-output')];
+  outputs.forEach((out, i) => {
+    const text = out.innerText || '';
+    if (text.includes('Traceback (most recent call last)')) problems.push('traceback: ' + text.slice(0, 600));
+    if (text.includes('Error displaying widget')) problems.push('widget error: ' + text.slice(0, 300));
+    if (text.includes('Loading widget')) problems.push('widget stuck at "Loading widget": ' + text.slice(0, 200));
+    if (out.querySelector('.jupyter-widgets-error-widget'))
+      problems.push('widget failed to render (ipywidgets error view): ' + (out.querySelector('.jupyter-widgets-error-widget').title || text).slice(0, 300));
+  });
+  return problems;
+}
+"""
+
+WIDGETS_JS = "() => document.querySelectorAll('.jp-Notebook .jp-OutputArea-output > .jupyter-widgets').length"
+
+
+@dataclass
+class LessonRun:
+    seconds: float
+    problems: list[str] = field(default_factory=list)
+    widget_count: int = 0
+
+
+def open_notebook(page, server: LabServer, path: str, timeout_ms: int = 120_000) -> None:
+    page.goto(server.url(path))
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=timeout_ms)
+    # The kernel is ready when the toolbar's execution indicator says idle.
+    page.wait_for_selector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook-ExecutionIndicator[data-status="idle"]', timeout=timeout_ms)
+
+
+def _started(prompts: list[str]) -> bool:
+    return any(p != "[ ]:" for p in prompts)
+
+
+def run_all_from_menu(page, attempts: int = 3) -> None:
+    """Run > Run All Cells, as a student would; retried if the click did not take."""
+    for _ in range(attempts):
+        page.locator("#jp-MainMenu .lm-MenuBar-itemLabel", has_text="Run").first.click()
+        item = page.locator(".lm-Menu-item:visible", has_text="Run All Cells").first
+        item.wait_for(state="visible", timeout=10_000)
+        item.click()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if _started(page.evaluate(PROMPTS_JS)):
+                return
+            time.sleep(0.5)
+        page.keyboard.press("Escape")
+    raise RuntimeError(f"Run > Run All Cells did not start the notebook: {page.evaluate(PROMPTS_JS)}")
+
+
+def wait_until_done(page, timeout_s: float) -> None:
+    """Wait until nothing is running or queued ([*]) any more."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not any("*" in p for p in page.evaluate(PROMPTS_JS)):
+            return
+        time.sleep(1)
+    raise TimeoutError(f"cells still running after {timeout_s:.0f} s: {page.evaluate(PROMPTS_JS)}")
+
+
+def settle_widgets(page, timeout_s: float = 30) -> list[str]:
+    """Give widgets time to render; return the problems still on the page."""
+    deadline = time.monotonic() + timeout_s
+    problems = page.evaluate(PROBLEMS_JS)
+    while problems and time.monotonic() < deadline:
+        time.sleep(1)
+        problems = page.evaluate(PROBLEMS_JS)
+    return problems
+
+
+def run_lesson(page, server: LabServer, path: str, timeout_s: float = 600) -> LessonRun:
+    start = time.monotonic()
+    open_notebook(page, server, path)
+    run_all_from_menu(page)
+    wait_until_done(page, timeout_s)
+    problems = settle_widgets(page)
+    return LessonRun(time.monotonic() - start, problems, page.evaluate(WIDGETS_JS))

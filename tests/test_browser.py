@@ -1,0 +1,84 @@
+"""The course in a real browser: JupyterLab driven by Debian's Chromium through Playwright.
+
+For every lesson: open it, run all cells from the Run menu as a student would, wait until the
+kernel is done, and check that no cell shows a traceback and every widget renders as a control.
+Then do what a student would do with the lesson's widgets. Screenshots go to
+test-artifacts/browser/. Without Chromium the tests are skipped, loudly, with the reason.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from browser import CHROMIUM_ARGS, find_chromium, run_lesson, start_lab
+from conftest import ARTIFACTS, ROOT, lessons
+
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+SHOTS = ARTIFACTS / "browser"
+FIXTURES = ROOT / "tests" / "fixtures"
+
+
+@pytest.fixture(scope="module")
+def chromium_path():
+    path = find_chromium()
+    if path is None:
+        pytest.skip(
+            "BROWSER TESTS SKIPPED: no Chromium found (looked for /usr/bin/chromium). "
+            "Install Debian's 'chromium' package (make test does this when run as root with apt)."
+        )
+    return path
+
+
+@pytest.fixture(scope="module")
+def lab(chromium_path, tmp_path_factory):
+    root = tmp_path_factory.mktemp("lab-course")
+    shutil.copytree(ROOT / "lessons", root / "lessons")
+    shutil.copytree(FIXTURES, root / "fixtures")
+    server = start_lab(root)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser(chromium_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1800})
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+# What a student does with each lesson's widgets, after running it (added lesson by lesson).
+INTERACTIONS = {}
+
+
+@pytest.mark.parametrize("lesson", [p.name for p in lessons()])
+def test_lesson_runs_in_jupyterlab(lesson, lab, page, record_property):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    run = run_lesson(page, lab, f"lessons/{lesson}")
+    page.screenshot(path=str(SHOTS / f"{lesson[:-6]}.png"))
+    record_property("browser_seconds", round(run.seconds, 1))
+    assert not run.problems, f"{lesson} in JupyterLab:\n" + "\n".join(run.problems) + f"\n--- JupyterLab log ---\n{lab.log_tail(2000)}"
+    interact = INTERACTIONS.get(lesson[:2])
+    if interact:
+        interact(page)
+        page.screenshot(path=str(SHOTS / f"{lesson[:-6]}-after-interaction.png"))
+
+
+def test_a_broken_widget_fails_the_check(lab, page):
+    """The checks above can fail: a widget whose front-end module does not exist is caught."""
+    run = run_lesson(page, lab, "fixtures/broken-widget.ipynb")
+    page.screenshot(path=str(SHOTS / "broken-widget.png"))
+    assert run.widget_count == 2
+    assert any("widget" in problem for problem in run.problems), run.problems
+    assert any("traceback" in problem for problem in run.problems), run.problems

@@ -1,0 +1,168 @@
+"""Wrong answers for exercises/02-graph-generation: each must lose its test cell's points.
+
+Keys are the grade_ids of answer cells; each value is the complete source of the answer cell
+as a student might write it (see CONTRIBUTING.md, "Wrong answers").
+"""
+
+WRONG_ANSWERS = {
+    "torch_clip_by_norm": {
+        "Python if on a tensor value (graph break)": '''
+def torch_clip_by_norm(x, max_norm):
+    norm = torch.linalg.vector_norm(x)
+    if norm > max_norm:
+        torch_clip_count.add_(1)
+        return x * (max_norm / norm)
+    return x
+''',
+        ".item() causes a graph break": '''
+def torch_clip_by_norm(x, max_norm):
+    norm = torch.linalg.vector_norm(x).item()
+    clipped = norm > max_norm
+    torch_clip_count.add_(int(clipped))
+    return x * (max_norm / norm if clipped else 1.0)
+''',
+        "always rescales to max_norm, also when the norm is smaller": '''
+def torch_clip_by_norm(x, max_norm):
+    norm = torch.linalg.vector_norm(x)
+    clipped = norm > max_norm
+    torch_clip_count.add_(clipped.to(torch_clip_count.dtype))
+    return x * (max_norm / norm)
+''',
+        "converts to float32 (a float64 input comes back as float32)": '''
+def torch_clip_by_norm(x, max_norm):
+    x = x.float()
+    norm = torch.linalg.vector_norm(x)
+    clipped = norm > max_norm
+    torch_clip_count.add_(clipped.to(torch_clip_count.dtype))
+    return x * torch.where(clipped, max_norm / norm, torch.ones_like(norm))
+''',
+        "counts every call, not the calls that clipped": '''
+def torch_clip_by_norm(x, max_norm):
+    norm = torch.linalg.vector_norm(x)
+    clipped = norm > max_norm
+    torch_clip_count.add_(1)
+    return x * torch.where(clipped, max_norm / norm, torch.ones_like(norm))
+''',
+    },
+    "tf_clip_by_norm": {
+        "missing input_signature (retraces for every new shape)": '''
+@tf.function
+def tf_clip_by_norm(x, max_norm):
+    norm = tf.norm(x)
+    clipped = norm > max_norm
+    tf_clip_count.assign_add(tf.cast(clipped, tf.int64))
+    return x * tf.where(clipped, max_norm / norm, 1.0)
+''',
+        "side effect on a Python counter inside tf.function (runs only while tracing)": '''
+clipped_so_far = 0  # a Python counter
+
+
+@tf.function(input_signature=[tf.TensorSpec(None, tf.float32), tf.TensorSpec([], tf.float32)])
+def tf_clip_by_norm(x, max_norm):
+    global clipped_so_far
+    norm = tf.norm(x)
+    clipped = norm > max_norm
+    clipped_so_far = clipped_so_far + tf.cast(clipped, tf.int64)
+    tf_clip_count.assign(clipped_so_far)
+    return x * tf.where(clipped, max_norm / norm, 1.0)
+''',
+        "reduce_retracing without a signature (new max_norm values retrace)": '''
+@tf.function(reduce_retracing=True)
+def tf_clip_by_norm(x, max_norm):
+    norm = tf.norm(x)
+    clipped = norm > max_norm
+    tf_clip_count.assign_add(tf.cast(clipped, tf.int64))
+    return x * tf.where(clipped, max_norm / norm, 1.0)
+''',
+        "signature only for vectors (shape [None])": '''
+@tf.function(input_signature=[tf.TensorSpec([None], tf.float32), tf.TensorSpec([], tf.float32)])
+def tf_clip_by_norm(x, max_norm):
+    norm = tf.norm(x)
+    clipped = norm > max_norm
+    tf_clip_count.assign_add(tf.cast(clipped, tf.int64))
+    return x * tf.where(clipped, max_norm / norm, 1.0)
+''',
+        "not a tf.function (plain eager Python)": '''
+def tf_clip_by_norm(x, max_norm):
+    norm = tf.norm(x)
+    if norm > max_norm:
+        tf_clip_count.assign_add(1)
+        return x * (max_norm / norm)
+    return x
+''',
+    },
+    "torch_export_and_reload": {
+        "no dynamic batch dimension (the export only accepts the example's batch size)": '''
+def torch_export_and_reload(model, example, path):
+    exported = torch.export.export(model, (example,))
+    torch.export.save(exported, path)
+    return torch.export.load(path).module()
+''',
+        "returns the model without exporting or saving it": '''
+def torch_export_and_reload(model, example, path):
+    return model
+''',
+        "deprecated TorchScript instead of torch.export": '''
+def torch_export_and_reload(model, example, path):
+    scripted = torch.jit.trace(model, example)
+    torch.jit.save(scripted, str(path))
+    return torch.jit.load(str(path))
+''',
+        "exports but never saves or loads the file": '''
+def torch_export_and_reload(model, example, path):
+    batch = torch.export.Dim("batch")
+    exported = torch.export.export(model, (example,), dynamic_shapes={"input": {0: batch}})
+    return exported.module()
+''',
+    },
+    "tf_export_and_reload": {
+        "missing input_signature (no graph is saved)": '''
+def tf_export_and_reload(module, path):
+    class Serving(tf.Module):
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        @tf.function
+        def __call__(self, X):
+            return self.model(X)
+
+    tf.saved_model.save(Serving(module), str(path))
+    return tf.saved_model.load(str(path))
+''',
+        "signature with a fixed batch size": '''
+def tf_export_and_reload(module, path):
+    class Serving(tf.Module):
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        @tf.function(input_signature=[tf.TensorSpec([5, 4], tf.float32)])
+        def __call__(self, X):
+            return self.model(X)
+
+    tf.saved_model.save(Serving(module), str(path))
+    return tf.saved_model.load(str(path))
+''',
+        "returns the module without saving it": '''
+def tf_export_and_reload(module, path):
+    return module
+''',
+        "traced once with one batch size instead of a signature": '''
+def tf_export_and_reload(module, path):
+    class Serving(tf.Module):
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        @tf.function
+        def __call__(self, X):
+            return self.model(X)
+
+    serving = Serving(module)
+    serving(tf.zeros([5, 4]))  # traces for batch 5 only
+    tf.saved_model.save(serving, str(path))
+    return tf.saved_model.load(str(path))
+''',
+    },
+}
