@@ -165,11 +165,16 @@ def run_all_from_menu(page, attempts: int = 3) -> None:
     raise RuntimeError(f"Run > Run All Cells did not start the notebook: {page.evaluate(PROMPTS_JS)}")
 
 
-def wait_until_done(page, timeout_s: float) -> None:
-    """Wait until nothing is running or queued ([*]) any more."""
+def wait_until_done(page, timeout_s: float, watch=None) -> None:
+    """Wait until nothing is running or queued ([*]) any more; call ``watch(page)`` meanwhile
+    (to see what a student sees while the notebook runs, such as an embedded server's page)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
+        if watch is not None:
+            watch(page)
         if not any("*" in p for p in page.evaluate(PROMPTS_JS)):
+            if watch is not None:
+                watch(page)
             return
         time.sleep(1)
     raise TimeoutError(f"cells still running after {timeout_s:.0f} s: {page.evaluate(PROMPTS_JS)}")
@@ -185,10 +190,23 @@ def settle_widgets(page, timeout_s: float = 30) -> list[str]:
     return problems
 
 
-def run_lesson(page, server: LabServer, path: str, timeout_s: float = 600) -> LessonRun:
+def frame_texts(page) -> list[tuple[str, str, int]]:
+    """(url, visible text, number of Plotly plots) of every iframe on the page."""
+    found = []
+    for frame in page.frames[1:]:
+        try:
+            text = frame.evaluate("() => document.body ? document.body.innerText : ''")
+            plots = frame.evaluate("() => document.querySelectorAll('.js-plotly-plot').length")
+        except Exception:  # a frame that is navigating or gone
+            continue
+        found.append((frame.url, text, plots))
+    return found
+
+
+def run_lesson(page, server: LabServer, path: str, timeout_s: float = 600, watch=None) -> LessonRun:
     start = time.monotonic()
     open_notebook(page, server, path)
     run_all_from_menu(page)
-    wait_until_done(page, timeout_s)
+    wait_until_done(page, timeout_s, watch)
     problems = settle_widgets(page)
     return LessonRun(time.monotonic() - start, problems, page.evaluate(WIDGETS_JS))

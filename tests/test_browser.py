@@ -11,7 +11,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from browser import CHROMIUM_ARGS, find_chromium, run_lesson, start_lab
+from browser import CHROMIUM_ARGS, find_chromium, frame_texts, run_lesson, start_lab
 from conftest import ARTIFACTS, ROOT, lessons
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
@@ -58,17 +58,63 @@ def page(browser):
     context.close()
 
 
+def widget(page, text: str):
+    """The lesson's widget box that contains a control labelled ``text``."""
+    return page.locator(".jp-OutputArea-output > .jupyter-widgets", has_text=text).last
+
+
+def race_the_graphs(page) -> None:
+    """02: press Race and see the bars of both frameworks appear."""
+    race = widget(page, "Eager vs graph")
+    race.scroll_into_view_if_needed()
+    images_before = race.locator("img").count()
+    race.get_by_role("button", name="Race").click()
+    chart = race.locator("img").nth(images_before)
+    chart.wait_for(state="visible", timeout=180_000)
+    text = race.inner_text()
+    assert "PyTorch torch.compile" in text and "TensorFlow tf.function" in text, text[:500]
+    chart.scroll_into_view_if_needed()
+    page.wait_for_timeout(500)  # let the image paint before the screenshot
+
+
 # What a student does with each lesson's widgets, after running it (added lesson by lesson).
-INTERACTIONS = {}
+INTERACTIONS = {"02": race_the_graphs}
+
+
+class ServerPages:
+    """03: what the embedded TensorBoard and Visdom pages show while the lesson runs."""
+
+    def __init__(self):
+        self.tensorboard_runs = False
+        self.visdom_plot = False
+
+    def __call__(self, page) -> None:
+        for url, text, plots in frame_texts(page):
+            if "TensorBoard" in text and "pytorch" in text and "tensorflow" in text:
+                if not self.tensorboard_runs:
+                    page.screenshot(path=str(SHOTS / "03-visualization-tensorboard.png"))
+                self.tensorboard_runs = True
+            if "/env/" in url and plots > 0 and "PyTorch" in text and "TensorFlow" in text:
+                self.visdom_plot = True
+
+    def check(self) -> None:
+        assert self.tensorboard_runs, "the embedded TensorBoard never listed the pytorch and tensorflow runs"
+        assert self.visdom_plot, "the embedded Visdom page never showed a plot with both frameworks"
+
+
+WATCHERS = {"03": ServerPages}
 
 
 @pytest.mark.parametrize("lesson", [p.name for p in lessons()])
 def test_lesson_runs_in_jupyterlab(lesson, lab, page, record_property):
     SHOTS.mkdir(parents=True, exist_ok=True)
-    run = run_lesson(page, lab, f"lessons/{lesson}")
+    watcher = WATCHERS[lesson[:2]]() if lesson[:2] in WATCHERS else None
+    run = run_lesson(page, lab, f"lessons/{lesson}", watch=watcher)
     page.screenshot(path=str(SHOTS / f"{lesson[:-6]}.png"))
     record_property("browser_seconds", round(run.seconds, 1))
     assert not run.problems, f"{lesson} in JupyterLab:\n" + "\n".join(run.problems) + f"\n--- JupyterLab log ---\n{lab.log_tail(2000)}"
+    if watcher is not None:
+        watcher.check()
     interact = INTERACTIONS.get(lesson[:2])
     if interact:
         interact(page)
