@@ -8,7 +8,9 @@ BIN := $(CURDIR)/$(VENV)/bin
 INSTALLED := $(VENV)/.installed
 # nbgrader shells out to alembic: the virtualenv's bin/ must be on PATH, not just its python.
 export PATH := $(BIN):$(PATH)
-# pytest-xdist workers for `make test`; each notebook kernel needs about 1.5 GB.
+# pytest-xdist workers for `make test`; each notebook kernel needs about 1.5 GB. Tests are
+# spread by module (loadscope): a module's expensive fixtures (an nbgrader run per
+# assignment, one JupyterLab) are made once, on one worker.
 WORKERS ?= 2
 PYTEST_ARGS ?=
 
@@ -18,7 +20,7 @@ lab: setup
 	$(BIN)/python -m sidebyside.lab
 
 test: test-setup
-	$(BIN)/python -m pytest -n $(WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(WORKERS) --dist loadscope $(PYTEST_ARGS)
 
 setup: $(INSTALLED)
 

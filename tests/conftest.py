@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from sidebyside.frameworks import TF_LOG_LEVEL
+
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", TF_LOG_LEVEL)
 
 
 def lessons() -> list[Path]:
@@ -30,12 +32,6 @@ def assignments() -> list[str]:
 
 def rel(path: Path) -> str:
     return str(Path(path).resolve().relative_to(ROOT))
-
-
-def by_assignment(ids):
-    """Parametrize over assignments, keeping each assignment's tests on one xdist worker
-    (they share one expensive nbgrader run)."""
-    return [pytest.param(a, id=a, marks=pytest.mark.xdist_group(a)) for a in ids]
 
 
 def pytest_terminal_summary(terminalreporter):

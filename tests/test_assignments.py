@@ -16,13 +16,13 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import ROOT, assignments, by_assignment
+from conftest import ROOT, assignments
 
 from sidebyside import assignments as course
 from sidebyside import notebooks
 
 pytestmark = pytest.mark.nbgrader
-ASSIGNMENTS = by_assignment(assignments())
+ASSIGNMENTS = assignments()  # make test spreads modules over workers: one module, one worker
 REGENERATE = "Regenerate it with `make exercises` (or `.venv/bin/sidebyside release {a}`); never edit exercises/ by hand."
 
 

@@ -32,7 +32,8 @@ def test_each_framework_times_a_small_matmul(runner, device):
     result = runner(64, device, repeat=3, warmup=1)
     assert result.n == 64 and result.repeat == 3 and result.dtype == "float32"
     assert result.device.lower().lstrip("/") in ("cpu", "cpu:0")
-    assert 0 < result.median_s < 1 and result.first_call_s > 0
+    assert 0 < result.best_s <= result.median_s < 1 and result.first_call_s > 0
+    assert result.gflops == pytest.approx(benchmarks.gflops(64, result.best_s))
     assert 0 < result.gflops < 1e5
 
 

@@ -14,7 +14,7 @@ import pytest
 from browser import CHROMIUM_ARGS, find_chromium, frame_texts, run_lesson, start_lab
 from conftest import ARTIFACTS, ROOT, lessons
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+pytestmark = pytest.mark.browser
 SHOTS = ARTIFACTS / "browser"
 FIXTURES = ROOT / "tests" / "fixtures"
 
@@ -77,8 +77,36 @@ def race_the_graphs(page) -> None:
     page.wait_for_timeout(500)  # let the image paint before the screenshot
 
 
+def pick_another_device(page) -> None:
+    """04: choose another entry in the device picker and see the devices shown change; then
+    run the benchmark panel and see its chart."""
+    picker = widget(page, "Course-wide device")
+    picker.scroll_into_view_if_needed()
+    before = picker.inner_text()
+    select = picker.locator("select").first
+    options = [o for o in select.locator("option").all_inner_texts()]
+    current = select.input_value()
+    values = select.evaluate("s => [...s.options].map(o => o.value)")
+    others = [v for v in values if v != current]
+    assert others, f"the picker offers only {options}"
+    select.select_option(others[0])
+    page.wait_for_function(
+        "([el, before]) => el.innerText !== before", arg=[picker.element_handle(), before], timeout=30_000
+    )
+    after = picker.inner_text()
+    assert after != before and "Course-wide device" in after, after
+    panel = widget(page, "Run benchmark")
+    panel.scroll_into_view_if_needed()
+    images_before = panel.locator("img").count()
+    panel.get_by_role("button", name="Run benchmark").click()
+    chart = panel.locator("img").nth(images_before)
+    chart.wait_for(state="visible", timeout=180_000)
+    chart.scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+
+
 # What a student does with each lesson's widgets, after running it (added lesson by lesson).
-INTERACTIONS = {"02": race_the_graphs}
+INTERACTIONS = {"02": race_the_graphs, "04": pick_another_device}
 
 
 class ServerPages:

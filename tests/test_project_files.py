@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import tomllib
 
 from conftest import ROOT
 
@@ -53,9 +52,10 @@ def test_conda_environment_uses_the_same_pins():
 
 
 def test_python_support_declared():
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    assert project["requires-python"] == ">=3.10"
-    assert project["dependencies"] == [], "the package must install on Colab without touching its frameworks"
+    # (No tomllib: the suite also runs on Python 3.10.)
+    text = (ROOT / "pyproject.toml").read_text()
+    assert re.search(r'^requires-python = ">=3\.10"$', text, re.M)
+    assert re.search(r"^dependencies = \[\]$", text, re.M), "the package must install on Colab without touching its frameworks"
 
 
 def test_visdom_is_built_with_old_setuptools():

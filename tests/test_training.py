@@ -193,3 +193,12 @@ def test_playground_uses_the_course_device():
         assert "cuda:0" in playground.status.value
     finally:
         devices._current = previous
+
+
+def test_torch_threads_is_temporary_and_cpu_only():
+    saved = torch.get_num_threads()
+    with training.torch_threads("cpu", 1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == saved
+    with training.torch_threads("cuda:0", 1):  # no thread change for a GPU (nothing runs here)
+        assert torch.get_num_threads() == saved

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import notebooks
+from .frameworks import TF_LOG_LEVEL
 
 
 def find_course_root(start: Path | None = None) -> Path:
@@ -39,7 +40,7 @@ def nbgrader_env() -> dict:
     env = dict(os.environ)
     bin_dir = str(Path(sys.executable).parent)
     env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", TF_LOG_LEVEL)
     return env
 
 

@@ -8,11 +8,16 @@ import sys
 
 from .course import under_grading
 
+#: TensorFlow's C++ log level for the course (see prepare_environment).
+TF_LOG_LEVEL = "3"
+
 
 def prepare_environment() -> None:
     """Environment variables that only work if set before the frameworks are imported."""
-    # 2 hides TensorFlow's C++ INFO and WARNING lines (oneDNN notices, CUDA probing).
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # 3 hides TensorFlow's C++ log lines up to ERROR: Keras' fit() in TF 2.21 logs a harmless
+    # "NodeDef mentions attribute use_unbounded_threadpool" error line. Real failures still
+    # raise Python exceptions.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", TF_LOG_LEVEL)
     # Deterministic cuBLAS, needed by torch.use_deterministic_algorithms on CUDA.
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     # PyTorch and TensorFlow each bring an OpenMP runtime; spinning threads of one starve the

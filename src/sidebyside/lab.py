@@ -11,6 +11,8 @@ import os
 import sys
 from pathlib import Path
 
+from .frameworks import TF_LOG_LEVEL
+
 FIRST_NOTEBOOK = "lessons/00-welcome.ipynb"
 
 
@@ -27,7 +29,7 @@ def lab_environment(root: Path, base: dict | None = None) -> dict:
         # nbgrader runs alembic from PATH.
         PATH=str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", ""),
     )
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", TF_LOG_LEVEL)
     return env
 
 

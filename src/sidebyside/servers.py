@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .course import on_colab
+from .frameworks import TF_LOG_LEVEL
 
 HOST = "127.0.0.1"
 #: Set to 1 to act as if no server could run here (a locked-down lab): lessons fall back to
@@ -299,7 +300,7 @@ def _launch_once(cls, name, entry_point, args, *, port, host, ready_path, timeou
     log_path = log_dir / "server.log"
     command = [sys.executable, "-c", _LAUNCHER, str(os.getpid()), entry_point, *[a.format(port=chosen, host=host) for a in args]]
     child_env = dict(os.environ if env is None else env)
-    child_env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    child_env.setdefault("TF_CPP_MIN_LOG_LEVEL", TF_LOG_LEVEL)
     child_env["PYTHONUNBUFFERED"] = "1"
     started = time.monotonic()
     with open(log_path, "wb") as log:

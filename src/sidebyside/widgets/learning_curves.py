@@ -22,7 +22,7 @@ LR_RANGE = (1e-3, 1.0)
 BATCH_SIZES = (8, 16, 32, 64, 128, 256, 512)
 EPOCH_RANGE = (1, 40)
 HIDDEN_UNITS = (2, 4, 8, 16, 32, 64, 128, 256)
-#: The default run: about two seconds for both frameworks on 2 CPU cores, once warm.
+#: The default run: 3 to 5 seconds for both frameworks, redrawing after every epoch, on 2 shared CPU cores.
 DEFAULT_CONFIG = Config(lr=0.1, batch_size=32, num_epochs=10, hidden_units=32)
 
 

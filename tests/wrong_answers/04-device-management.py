@@ -1,0 +1,388 @@
+"""Wrong answers for 04-device-management: each must lose its test cell's points.
+
+Each value is the complete source of the answer cell, as a student might write it.
+"""
+
+WRONG_ANSWERS = {
+    "torch_pick_device": {
+        "ignores the preference": '''
+def torch_pick_device(preference, cuda_count, mps_available):
+    if cuda_count > 0:
+        return torch.device("cuda:0")
+    if mps_available:
+        return torch.device("mps")
+    return torch.device("cpu")
+''',
+        "checks CUDA but not MPS": '''
+def torch_pick_device(preference, cuda_count, mps_available):
+    wanted = preference.strip().lower()
+    if wanted == "auto":
+        return torch.device("cuda:0") if cuda_count > 0 else torch.device("cpu")
+    if wanted in ("cpu", "mps"):
+        return torch.device("cpu")
+    if wanted == "cuda" or wanted.startswith("cuda:"):
+        index = int(wanted.split(":")[1]) if ":" in wanted else 0
+        if index < cuda_count:
+            return torch.device("cuda", index)
+        print("No such GPU: using the CPU.")
+        return torch.device("cpu")
+    raise ValueError(preference)
+''',
+        "no fallback to the CPU": '''
+def torch_pick_device(preference, cuda_count, mps_available):
+    wanted = preference.strip().lower()
+    if wanted == "auto":
+        if cuda_count > 0:
+            return torch.device("cuda:0")
+        return torch.device("mps") if mps_available else torch.device("cpu")
+    if wanted == "cuda":
+        return torch.device("cuda:0")
+    if wanted in ("cpu", "mps") or wanted.startswith("cuda:"):
+        return torch.device(wanted)
+    raise ValueError(preference)
+''',
+        "off by one in the GPU count": '''
+def torch_pick_device(preference, cuda_count, mps_available):
+    wanted = preference.strip().lower()
+    if wanted == "auto":
+        if cuda_count > 0:
+            return torch.device("cuda:0")
+        return torch.device("mps") if mps_available else torch.device("cpu")
+    if wanted == "cpu":
+        return torch.device("cpu")
+    if wanted == "mps":
+        if mps_available:
+            return torch.device("mps")
+        print("MPS is not available: using the CPU.")
+        return torch.device("cpu")
+    if wanted == "cuda" or wanted.startswith("cuda:"):
+        index = int(wanted.split(":")[1]) if ":" in wanted else 0
+        if index <= cuda_count:
+            return torch.device("cuda", index)
+        print("No such GPU: using the CPU.")
+        return torch.device("cpu")
+    raise ValueError(preference)
+''',
+        "falls back silently": '''
+def torch_pick_device(preference, cuda_count, mps_available):
+    wanted = preference.strip().lower()
+    if wanted == "auto":
+        if cuda_count > 0:
+            return torch.device("cuda:0")
+        return torch.device("mps") if mps_available else torch.device("cpu")
+    if wanted == "cpu":
+        return torch.device("cpu")
+    if wanted == "mps":
+        return torch.device("mps") if mps_available else torch.device("cpu")
+    if wanted == "cuda" or wanted.startswith("cuda:"):
+        index = int(wanted.split(":")[1]) if ":" in wanted else 0
+        return torch.device("cuda", index) if index < cuda_count else torch.device("cpu")
+    raise ValueError(preference)
+''',
+        "returns a string, not a torch.device": '''
+def torch_pick_device(preference, cuda_count, mps_available):
+    wanted = preference.strip().lower()
+    if wanted == "auto":
+        if cuda_count > 0:
+            return "cuda:0"
+        return "mps" if mps_available else "cpu"
+    if wanted == "cpu":
+        return "cpu"
+    if wanted == "mps":
+        if mps_available:
+            return "mps"
+        print("MPS is not available: using the CPU.")
+        return "cpu"
+    if wanted == "cuda" or wanted.startswith("cuda:"):
+        index = int(wanted.split(":")[1]) if ":" in wanted else 0
+        if index < cuda_count:
+            return f"cuda:{index}"
+        print("No such GPU: using the CPU.")
+        return "cpu"
+    raise ValueError(preference)
+''',
+    },
+    "tf_pick_device": {
+        "lists this machine's devices instead of the ones given": '''
+def tf_pick_device(preference, physical_devices):
+    gpus = tf.config.list_physical_devices("GPU")
+    wanted = preference.strip().lower().lstrip("/")
+    if wanted == "auto":
+        return "/GPU:0" if gpus else "/CPU:0"
+    if wanted in ("cpu", "cpu:0"):
+        return "/CPU:0"
+    if wanted == "gpu" or wanted.startswith("gpu:"):
+        index = int(wanted.split(":")[1]) if ":" in wanted else 0
+        if index < len(gpus):
+            return f"/GPU:{index}"
+        print("No such GPU: using the CPU.")
+        return "/CPU:0"
+    raise ValueError(preference)
+''',
+        "ignores the preference": '''
+def tf_pick_device(preference, physical_devices):
+    gpus = [d for d in physical_devices if d.device_type == "GPU"]
+    return "/GPU:0" if gpus else "/CPU:0"
+''',
+        "counts every device, not only GPUs": '''
+def tf_pick_device(preference, physical_devices):
+    wanted = preference.strip().lower().lstrip("/")
+    has_gpu = any(d.device_type == "GPU" for d in physical_devices)
+    if wanted == "auto":
+        return "/GPU:0" if has_gpu else "/CPU:0"
+    if wanted in ("cpu", "cpu:0"):
+        return "/CPU:0"
+    if wanted == "gpu" or wanted.startswith("gpu:"):
+        index = int(wanted.split(":")[1]) if ":" in wanted else 0
+        if has_gpu and index < len(physical_devices):
+            return f"/GPU:{index}"
+        print("No such GPU: using the CPU.")
+        return "/CPU:0"
+    raise ValueError(preference)
+''',
+        "no fallback to the CPU": '''
+def tf_pick_device(preference, physical_devices):
+    gpus = [d for d in physical_devices if d.device_type == "GPU"]
+    wanted = preference.strip().lower().lstrip("/")
+    if wanted == "auto":
+        return "/GPU:0" if gpus else "/CPU:0"
+    if wanted in ("cpu", "cpu:0"):
+        return "/CPU:0"
+    if wanted == "gpu" or wanted.startswith("gpu:"):
+        index = int(wanted.split(":")[1]) if ":" in wanted else 0
+        return f"/GPU:{index}"
+    raise ValueError(preference)
+''',
+        "returns a tf.DeviceSpec, not a string": '''
+def tf_pick_device(preference, physical_devices):
+    gpus = [d for d in physical_devices if d.device_type == "GPU"]
+    wanted = preference.strip().lower().lstrip("/")
+    if wanted == "auto":
+        return tf.DeviceSpec.from_string("/GPU:0" if gpus else "/CPU:0")
+    if wanted in ("cpu", "cpu:0"):
+        return tf.DeviceSpec.from_string("/CPU:0")
+    if wanted == "gpu" or wanted.startswith("gpu:"):
+        index = int(wanted.split(":")[1]) if ":" in wanted else 0
+        if index < len(gpus):
+            return tf.DeviceSpec.from_string(f"/GPU:{index}")
+        print("No such GPU: using the CPU.")
+        return tf.DeviceSpec.from_string("/CPU:0")
+    raise ValueError(preference)
+''',
+        "case-sensitive: only lower-case 'gpu:N'": '''
+def tf_pick_device(preference, physical_devices):
+    gpus = [d for d in physical_devices if d.device_type == "GPU"]
+    if preference == "auto":
+        return "/GPU:0" if gpus else "/CPU:0"
+    if preference == "cpu":
+        return "/CPU:0"
+    if preference == "gpu" or preference.startswith("gpu:"):
+        index = int(preference.split(":")[1]) if ":" in preference else 0
+        if index < len(gpus):
+            return f"/GPU:{index}"
+        print("No such GPU: using the CPU.")
+        return "/CPU:0"
+    raise ValueError(preference)
+''',
+    },
+    "torch_predict": {
+        "the original bug: X.to(device) thrown away": '''
+def torch_predict(model, X, device):
+    model.to(device)
+    X.to(device)
+    model.eval()
+    with torch.no_grad():
+        return model(X)
+''',
+        "moves the batch but not the model": '''
+def torch_predict(model, X, device):
+    X = X.to(device)
+    model.eval()
+    with torch.no_grad():
+        return model(X)
+''',
+        "tracks gradients": '''
+def torch_predict(model, X, device):
+    model = model.to(device)
+    X = X.to(device)
+    model.eval()
+    return model(X)
+''',
+        "forgets evaluation mode (dropout stays on)": '''
+def torch_predict(model, X, device):
+    model = model.to(device)
+    X = X.to(device)
+    with torch.no_grad():
+        return model(X)
+''',
+        "brings the output back to the CPU": '''
+def torch_predict(model, X, device):
+    model = model.to(device)
+    X = X.to(device)
+    model.eval()
+    with torch.no_grad():
+        return model(X).cpu()
+''',
+    },
+    "tf_predict": {
+        "the original bug: tf.device(device) without with": '''
+def tf_predict(model, X, device):
+    tf.device(device)
+    return model(X, training=False)
+''',
+        "training=True (dropout stays on)": '''
+def tf_predict(model, X, device):
+    with tf.device(device):
+        return model(X, training=True)
+''',
+        "returns NumPy from model.predict": '''
+def tf_predict(model, X, device):
+    with tf.device(device):
+        return model.predict(X, verbose=0)
+''',
+        "hard-codes the device of the visible check": '''
+def tf_predict(model, X, device):
+    with tf.device("/CPU:1"):
+        return model(X, training=False)
+''',
+    },
+    "torch_time": {
+        "never synchronizes": '''
+def torch_time(fn, device, repeat=5, warmup=2):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return times
+''',
+        "synchronizes only if this machine has CUDA": '''
+def torch_time(fn, device, repeat=5, warmup=2):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        if torch.cuda.is_available():
+            torch.cuda.synchronize(device)
+        times.append(time.perf_counter() - start)
+    return times
+''',
+        "synchronizes once, after the loop": '''
+def torch_time(fn, device, repeat=5, warmup=2):
+    device = torch.device(device)
+    for _ in range(warmup):
+        fn()
+    start = time.perf_counter()
+    for _ in range(repeat):
+        fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+    return [(time.perf_counter() - start) / repeat] * repeat
+''',
+        "no warm-up": '''
+def torch_time(fn, device, repeat=5, warmup=2):
+    device = torch.device(device)
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        elif device.type == "mps":
+            torch.mps.synchronize()
+        times.append(time.perf_counter() - start)
+    return times
+''',
+        "synchronizes CUDA but not MPS": '''
+def torch_time(fn, device, repeat=5, warmup=2):
+    device = torch.device(device)
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        times.append(time.perf_counter() - start)
+    return times
+''',
+    },
+    "tf_time": {
+        "never reads the result back": '''
+def tf_time(fn, repeat=5, warmup=2):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return times
+''',
+        "reads the result back after stopping the clock": '''
+def tf_time(fn, repeat=5, warmup=2):
+    for _ in range(warmup):
+        fn().numpy()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+        result.numpy()
+    return times
+''',
+        "no warm-up": '''
+def tf_time(fn, repeat=5, warmup=2):
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn().numpy()
+        times.append(time.perf_counter() - start)
+    return times
+''',
+        "returns the mean, not a list": '''
+def tf_time(fn, repeat=5, warmup=2):
+    for _ in range(warmup):
+        fn().numpy()
+    start = time.perf_counter()
+    for _ in range(repeat):
+        fn().numpy()
+    return (time.perf_counter() - start) / repeat
+''',
+    },
+    "torch_from_tf": {
+        "copies through NumPy (torch.tensor)": '''
+def torch_from_tf(x):
+    return torch.tensor(x.numpy())
+''',
+        "copies through NumPy (torch.from_numpy)": '''
+def torch_from_tf(x):
+    return torch.from_numpy(x.numpy())
+''',
+        "converts to float32 (a copy for other dtypes)": '''
+def torch_from_tf(x):
+    return torch.from_dlpack(x).float()
+''',
+    },
+    "tf_from_torch": {
+        "copies through NumPy (tf.constant)": '''
+def tf_from_torch(t):
+    return tf.constant(t.detach().numpy())
+''',
+        "copies through NumPy (tf.convert_to_tensor)": '''
+def tf_from_torch(t):
+    return tf.convert_to_tensor(t.detach().numpy())
+''',
+        "the DLPack protocol without detach (fails when t requires grad)": '''
+def tf_from_torch(t):
+    return tf.experimental.dlpack.from_dlpack(t.__dlpack__())
+''',
+    },
+}
