@@ -63,18 +63,32 @@ def widget(page, text: str):
     return page.locator(".jp-OutputArea-output > .jupyter-widgets", has_text=text).last
 
 
+def press_and_wait_for_new_chart(page, box, button: str, timeout_ms: int = 180_000) -> None:
+    """Press ``button`` in the widget ``box`` and wait until it shows a new chart (an image
+    whose content differs from before) and the button is enabled again."""
+    images = box.locator("img")
+    old_src = images.first.get_attribute("src") if images.count() else None
+    box.get_by_role("button", name=button).click()
+    page.wait_for_function(
+        """([el, old, label]) => {
+            const img = el.querySelector('img');
+            const button = [...el.querySelectorAll('button')].find(b => b.innerText.includes(label));
+            return img && img.src !== old && button && !button.disabled;
+        }""",
+        arg=[box.element_handle(), old_src, button],
+        timeout=timeout_ms,
+    )
+    box.locator("img").first.scroll_into_view_if_needed()
+    page.wait_for_timeout(500)  # let the image paint before the screenshot
+
+
 def race_the_graphs(page) -> None:
     """02: press Race and see the bars of both frameworks appear."""
     race = widget(page, "Eager vs graph")
     race.scroll_into_view_if_needed()
-    images_before = race.locator("img").count()
-    race.get_by_role("button", name="Race").click()
-    chart = race.locator("img").nth(images_before)
-    chart.wait_for(state="visible", timeout=180_000)
+    press_and_wait_for_new_chart(page, race, "Race")
     text = race.inner_text()
     assert "PyTorch torch.compile" in text and "TensorFlow tf.function" in text, text[:500]
-    chart.scroll_into_view_if_needed()
-    page.wait_for_timeout(500)  # let the image paint before the screenshot
 
 
 def pick_another_device(page) -> None:
@@ -84,29 +98,34 @@ def pick_another_device(page) -> None:
     picker.scroll_into_view_if_needed()
     before = picker.inner_text()
     select = picker.locator("select").first
-    options = [o for o in select.locator("option").all_inner_texts()]
     current = select.input_value()
-    values = select.evaluate("s => [...s.options].map(o => o.value)")
-    others = [v for v in values if v != current]
-    assert others, f"the picker offers only {options}"
+    others = [v for v in select.evaluate("s => [...s.options].map(o => o.value)") if v != current]
+    assert others, f"the picker offers only {current!r}"
     select.select_option(others[0])
-    page.wait_for_function(
-        "([el, before]) => el.innerText !== before", arg=[picker.element_handle(), before], timeout=30_000
-    )
-    after = picker.inner_text()
-    assert after != before and "Course-wide device" in after, after
+    page.wait_for_function("([el, before]) => el.innerText !== before", arg=[picker.element_handle(), before], timeout=30_000)
+    assert "Course-wide device" in picker.inner_text()
     panel = widget(page, "Run benchmark")
     panel.scroll_into_view_if_needed()
-    images_before = panel.locator("img").count()
-    panel.get_by_role("button", name="Run benchmark").click()
-    chart = panel.locator("img").nth(images_before)
-    chart.wait_for(state="visible", timeout=180_000)
-    chart.scroll_into_view_if_needed()
-    page.wait_for_timeout(500)
+    press_and_wait_for_new_chart(page, panel, "Run benchmark")
+
+
+def play_with_learning_curves(page) -> None:
+    """01: move the epochs slider, press the button, and see both frameworks' curves redrawn."""
+    box = widget(page, "Train both")
+    box.scroll_into_view_if_needed()
+    epochs = box.locator(".widget-slider", has_text="epochs").first
+    readout = epochs.locator(".widget-readout").first
+    before = readout.inner_text()
+    epochs.locator(".noUi-handle").first.focus()
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("([el, before]) => el.innerText !== before", arg=[readout.element_handle(), before], timeout=10_000)
+    press_and_wait_for_new_chart(page, box, "Train both")
+    text = box.inner_text()
+    assert "PyTorch" in text and "TensorFlow" in text, text[:400]
 
 
 # What a student does with each lesson's widgets, after running it (added lesson by lesson).
-INTERACTIONS = {"02": race_the_graphs, "04": pick_another_device}
+INTERACTIONS = {"01": play_with_learning_curves, "02": race_the_graphs, "04": pick_another_device}
 
 
 class ServerPages:

@@ -86,7 +86,17 @@ class Run:
     notebook: object
 
 
-_PEAK_MEMORY_PROBE = "import resource as _r; print('PEAK_RSS_KB', _r.getrusage(_r.RUSAGE_SELF).ru_maxrss)"
+# The kernel's peak resident memory. On Linux, VmHWM of this process image; not ru_maxrss,
+# which keeps the high-water mark of the process that forked the kernel (here, a test worker
+# that may hold both frameworks already).
+_PEAK_MEMORY_PROBE = """
+import re as _re, resource as _r
+try:
+    with open("/proc/self/status") as _f:
+        print("PEAK_RSS_KB", _re.search(r"VmHWM:\\s+(\\d+) kB", _f.read()).group(1))
+except OSError:
+    print("PEAK_RSS_KB", _r.getrusage(_r.RUSAGE_SELF).ru_maxrss // 1024)  # macOS: bytes
+"""
 
 
 def run(path: Path, *, timeout: int = 600, env: dict | None = None, cwd: Path | None = None) -> Run:
