@@ -34,7 +34,8 @@ def chromium_path():
 def lab(chromium_path, tmp_path_factory):
     root = tmp_path_factory.mktemp("lab-course")
     shutil.copytree(ROOT / "lessons", root / "lessons")
-    shutil.copytree(FIXTURES, root / "fixtures")
+    (root / "fixtures").mkdir()
+    shutil.copy(FIXTURES / "broken-widget.ipynb", root / "fixtures")
     server = start_lab(root)
     yield server
     server.stop()

@@ -34,6 +34,14 @@ def assignment_ids(root: Path) -> list[str]:
     return sorted(p.parent.name for p in Path(root, "solutions").glob("*/*.ipynb") if p.stem == p.parent.name)
 
 
+def interpreter_bin_on_path() -> None:
+    """Put this interpreter's bin/ first on this process's PATH: nbgrader's gradebook runs
+    ``alembic`` from PATH when it creates a database, also when used in-process."""
+    bin_dir = str(Path(sys.executable).parent)
+    if os.environ.get("PATH", "").split(os.pathsep)[0] != bin_dir:
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+
+
 def nbgrader_env() -> dict:
     """The environment for running nbgrader: the interpreter's bin/ first on PATH (nbgrader
     runs ``alembic`` from PATH), and grading on the CPU."""

@@ -1,4 +1,4 @@
-"""The ``sidebyside`` command: ``doctor``, ``clean``, ``release``."""
+"""The ``sidebyside`` command: ``doctor``, ``clean``, ``release``, ``grade``."""
 
 from __future__ import annotations
 
@@ -38,6 +38,39 @@ def _release(args) -> int:
     return 0
 
 
+def _grade(args) -> int:
+    from . import assignments
+    from .grading import run
+
+    root = Path(args.course).resolve() if args.course else assignments.find_course_root()
+    options = run.Options(
+        root=root,
+        assignment=args.assignment,
+        students=args.students or None,
+        workers=args.workers,
+        limits=run.sandbox.Limits(wall_seconds=args.timeout, memory_mb=args.memory),
+        isolation=args.isolation,
+        db_url=args.db,
+        work=Path(args.workdir) if args.workdir else None,
+        report_dir=Path(args.report_dir) if args.report_dir else None,
+        restart=args.restart,
+        feedback=not args.no_feedback,
+        hide=args.hide,
+        progress=not args.quiet,
+    )
+    report = run.grade(options)
+    from .grading import report as reports
+
+    print(reports.table(report))
+    print(f"isolation: {report.isolation_note}")
+    for note in report.notes:
+        print(note)
+    print(f"report: {options.report_dir or root / 'reports' / args.assignment}/report.md")
+    if not report.submitted_unchanged:
+        return 4
+    return 1 if report.needs_review else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="sidebyside", description="Tools for the Side by Side course.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -50,6 +83,31 @@ def main(argv: list[str] | None = None) -> int:
     release.add_argument("assignments", nargs="*", help="assignment ids such as 01-learning-curve")
     release.add_argument("--all", action="store_true", help="every assignment in solutions/")
     release.set_defaults(run=_release)
+    grade = commands.add_parser(
+        "grade",
+        help="autograde every submission of an assignment: in parallel, isolated, checked for cheats",
+        description=(
+            "Grade submitted/STUDENT/ASSIGNMENT/ for every student with nbgrader's autograding, one private "
+            "scratch course and process per student, and merge the scores into the course's gradebook. "
+            "Writes reports/ASSIGNMENT/{report.md,report.json,grades.csv} and feedback/. Exit status: 0 all "
+            "graded cleanly, 1 some submissions need a person (see the report), 4 submitted/ changed."
+        ),
+    )
+    grade.add_argument("assignment", help="assignment id such as 02-graph-generation")
+    grade.add_argument("--student", dest="students", action="append", metavar="ID", help="grade only this student (repeatable)")
+    grade.add_argument("--workers", type=int, default=0, help="parallel students (default: one per CPU core)")
+    grade.add_argument("--timeout", type=float, default=1800, metavar="SECONDS", help="wall-clock budget per student (default 1800)")
+    grade.add_argument("--memory", type=float, default=6000, metavar="MB", help="memory cap per student, nbgrader + kernel (default 6000)")
+    grade.add_argument("--isolation", choices=["auto", "namespaces", "none"], default="auto", help="kernel jail: namespaces (no network, instructor files hidden; needs root or user namespaces) or none; default auto")
+    grade.add_argument("--db", metavar="URL", help="gradebook database URL (default: the course's, e.g. sqlite:///gradebook.db; PostgreSQL works too)")
+    grade.add_argument("--course", metavar="DIR", help="course folder (default: found from the current folder)")
+    grade.add_argument("--workdir", metavar="DIR", help="scratch folder (default COURSE/.grading/ASSIGNMENT)")
+    grade.add_argument("--report-dir", metavar="DIR", help="where the report goes (default COURSE/reports/ASSIGNMENT)")
+    grade.add_argument("--hide", action="append", default=[], metavar="PATH", help="another path student code must not see (repeatable)")
+    grade.add_argument("--restart", action="store_true", help="regrade everyone (default: resume, skipping students already done)")
+    grade.add_argument("--no-feedback", action="store_true", help="skip nbgrader generate_feedback")
+    grade.add_argument("--quiet", action="store_true", help="no progress bar")
+    grade.set_defaults(run=_grade)
     args = parser.parse_args(argv)
     return args.run(args)
 

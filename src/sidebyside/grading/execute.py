@@ -1,0 +1,255 @@
+"""nbgrader's ``Execute`` preprocessor, guarded: the parent-side half of the grading guard.
+
+``sidebyside grade`` runs ``nbgrader autograde`` with this class in place of nbgrader's
+``Execute`` (``c.Autograde.autograde_preprocessors``), so nbgrader still sanitizes,
+executes, scores and saves; this class only adds, around nbgrader's own cell execution:
+
+- the kernel starts in an empty run folder, not next to the autograded notebook (which holds
+  the hidden tests), and, where the machine allows it, inside :mod:`.jail` (no network,
+  instructor files hidden, an unprivileged user);
+- the in-kernel guard (:mod:`.kernel_guard`) is installed before the first cell and called
+  before every read-only cell (putting back what student cells tampered with) and after every
+  test cell (if the test's own run tampered, the cell gets an error output and scores 0);
+- a test cell whose outputs hold an error scores 0 even if student code published an
+  ``execute_result`` first (nbgrader reads only the first such output: a student function
+  calling ``get_ipython().displayhook(3.0)`` before failing would otherwise earn 3 points);
+- a kernel that dies (``os._exit``, a crash, the memory cap) stops the run of that notebook
+  but not its grading: the cell that was running and every later code cell get a
+  ``KernelDied`` error output, the cells before keep their scores, and the event is reported.
+
+Findings are written as JSON to the file named by ``$SIDEBYSIDE_GRADING_FINDINGS``.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import secrets
+import shutil
+import sys
+import time
+from pathlib import Path
+from queue import Empty
+
+from jupyter_client.manager import AsyncKernelManager
+from nbclient.exceptions import DeadKernelError
+from nbclient.util import run_sync
+from nbformat.notebooknode import NotebookNode
+from nbgrader import utils
+from nbgrader.preprocessors import Execute
+
+SETTINGS_ENV = "SIDEBYSIDE_GRADING"
+GUARD_TIMEOUT = 60  # seconds for one guard call; a kernel that cannot answer fails the cell
+
+
+def settings() -> dict:
+    """The sandbox's settings for this nbgrader process (JSON in ``$SIDEBYSIDE_GRADING``)."""
+    return json.loads(os.environ.get(SETTINGS_ENV) or "{}")
+
+
+def is_test_cell(cell) -> bool:
+    return cell.cell_type == "code" and utils.is_grade(cell) and not utils.is_solution(cell)
+
+
+def is_trusted_cell(cell) -> bool:
+    """Read-only cells (instructor code and tests): their source is the instructor's, restored
+    by nbgrader's OverwriteCells from the gradebook."""
+    return cell.cell_type == "code" and "nbgrader" in cell.metadata and utils.is_locked(cell) and not utils.is_solution(cell)
+
+
+def names_in(source: str) -> tuple[set[str], set[str], set[str]]:
+    """(names loaded, names stored, dotted attribute chains) in ``source``, IPython magics
+    ignored."""
+    lines = [("pass" if line.lstrip().startswith(("%", "!")) else line) for line in source.splitlines()]
+    try:
+        tree = ast.parse("\n".join(lines))
+    except SyntaxError:
+        return set(), set(), set()
+    loads, stores, chains = set(), set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (loads if isinstance(node.ctx, ast.Load) else stores).add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            stores.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            stores.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, ast.Attribute):
+            parts, inner = [], node
+            while isinstance(inner, ast.Attribute):
+                parts.append(inner.attr)
+                inner = inner.value
+            if isinstance(inner, ast.Name):
+                chains.add(".".join([inner.id, *reversed(parts)]))
+    return loads, stores, chains
+
+
+def error_output(ename: str, evalue: str) -> NotebookNode:
+    return NotebookNode(output_type="error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
+
+
+class JailedKernelManager(AsyncKernelManager):
+    """Starts the kernel through ``python -m sidebyside.grading.jail`` (see :mod:`.jail`)."""
+
+    def format_kernel_cmd(self, extra_arguments=None):
+        cmd = super().format_kernel_cmd(extra_arguments)
+        jail = settings().get("jail") or {}
+        return [sys.executable, "-m", "sidebyside.grading.jail", json.dumps(jail), "--", *cmd]
+
+
+class GuardedExecute(Execute):
+    """nbgrader's Execute with the grading guard around every cell (see the module text)."""
+
+    def __init__(self, *args, **kwargs):
+        if settings().get("jail"):
+            kwargs.setdefault("kernel_manager_class", JailedKernelManager)
+        super().__init__(*args, **kwargs)
+
+    # --- whole notebook ---------------------------------------------------------------------
+
+    def preprocess(self, nb, resources=None, km=None):
+        config = settings()
+        self._findings: list[dict] = []
+        self._dead_at: int | None = None
+        self._guard = "__sbs_guard_" + secrets.token_hex(8)
+        self._installed = False
+        chains = set()
+        for cell in nb.cells:
+            if is_trusted_cell(cell):
+                chains |= names_in(cell.source)[2]
+        self._chains = sorted(chains)
+        run_dir = config.get("run_dir")
+        if run_dir and resources is not None:
+            # The kernel runs in an empty folder with only the assignment's extra files, never
+            # next to the autograded notebook, which holds the hidden tests.
+            source = Path(resources.get("metadata", {}).get("path") or ".")
+            run_dir = Path(run_dir)
+            run_dir.mkdir(parents=True, exist_ok=True)
+            for item in source.iterdir():
+                if item.suffix != ".ipynb" and item.is_file():
+                    shutil.copy(item, run_dir / item.name)
+                elif item.is_dir() and item.name not in (".ipynb_checkpoints",):
+                    shutil.copytree(item, run_dir / item.name, dirs_exist_ok=True)
+            resources.setdefault("metadata", {})["path"] = str(run_dir)
+        try:
+            return super().preprocess(nb, resources, km)
+        finally:
+            path = config.get("findings")
+            if path:
+                Path(path).write_text(json.dumps({"findings": self._findings, "kernel_died_at": self._dead_at}, indent=1))
+
+    def _note(self, kind: str, cell, index: int, details: list[str] | str):
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        self._findings.append({"kind": kind, "cell": grade_id, "index": index, "details": details})
+
+    # --- the guard ----------------------------------------------------------------------------
+
+    async def _call(self, code: str, expression: str) -> str | None:
+        """Run ``code`` silently in the kernel and return the value of ``expression`` (a str),
+        or None when the kernel did not answer as expected."""
+        try:
+            msg_id = await _maybe_await(
+                self.kc.execute(code, silent=True, store_history=False, user_expressions={"r": expression}, stop_on_error=False)
+            )
+            reply = None
+            deadline = time.monotonic() + GUARD_TIMEOUT
+            while reply is None:
+                if time.monotonic() > deadline:
+                    await _maybe_await(self.km.interrupt_kernel())
+                    return None
+                try:
+                    msg = await _maybe_await(self.kc.shell_channel.get_msg(timeout=1))
+                except Empty:
+                    if not await _maybe_await(self.kc.is_alive()):
+                        return None
+                    continue
+                if msg["parent_header"].get("msg_id") == msg_id:
+                    reply = msg
+        except Exception:  # noqa: BLE001 - a guard that cannot answer is reported, not fatal
+            return None
+        if reply["content"].get("status") != "ok":
+            return None
+        result = reply["content"].get("user_expressions", {}).get("r", {})
+        if result.get("status") != "ok":
+            return None
+        try:
+            return ast.literal_eval(result["data"]["text/plain"])
+        except (ValueError, SyntaxError, KeyError):
+            return None
+
+    async def _guard_call(self, action: str, cell, index: int, loads=(), stores=()) -> list[str] | None:
+        nonce = secrets.token_hex(8)
+        code = f"{self._guard}({action!r}, {nonce!r}, {sorted(loads)!r}, {sorted(stores)!r})"
+        raw = await self._call(code, f"{self._guard}.last")
+        try:
+            answer = json.loads(raw) if raw else None
+        except ValueError:
+            answer = None
+        if not answer or answer.get("nonce") != nonce:
+            self._note("guard", cell, index, f"the grading guard did not answer before/after this cell ({action})")
+            return None
+        return answer["changes"]
+
+    async def _install(self):
+        code = (
+            "__import__('sidebyside.grading.kernel_guard', fromlist=['install'])"
+            f".install(get_ipython(), {self._guard!r}, {json.dumps(self._chains)!r})"
+        )
+        raw = await self._call(code, f"{self._guard}.last")
+        self._installed = bool(raw)
+        if not self._installed:
+            self._findings.append({"kind": "guard", "cell": None, "index": -1, "details": "the grading guard could not be installed"})
+
+    # --- one cell -----------------------------------------------------------------------------
+
+    async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
+        if cell.cell_type != "code" or not cell.source.strip():
+            return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+        if self._dead_at is not None:
+            cell.outputs = [error_output("KernelDied", f"the kernel died in cell {self._dead_at}; this cell was not run")]
+            return cell
+        if not self._installed:
+            await self._install()
+        trusted, test = is_trusted_cell(cell), is_test_cell(cell)
+        loads, stores, _ = names_in(cell.source)
+        guard_failed = False
+        if trusted and self._installed:
+            changes = await self._guard_call("before", cell, cell_index, loads=loads)
+            if changes is None:
+                guard_failed = True
+            elif changes:
+                self._note("restored", cell, cell_index, changes)
+        try:
+            cell = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+        except DeadKernelError:
+            self._dead_at = cell_index
+            cell.outputs = list(cell.get("outputs", [])) + [error_output("KernelDied", "the kernel died while running this cell")]
+            self._note("kernel_died", cell, cell_index, "the kernel died while running this cell")
+            return cell
+        if trusted and self._installed:
+            action = "after_test" if test else "after_instructor"
+            changes = await self._guard_call(action, cell, cell_index, stores=stores)
+            if changes is None:
+                guard_failed = True
+            elif changes and test:
+                guard_failed = True
+                self._note("tampered", cell, cell_index, changes)
+        if test:
+            if guard_failed:
+                cell.outputs.append(error_output("GradingIntegrityError", "this test cell could not be run in a trusted state; it scores 0 and is sent to manual review"))
+            # nbgrader scores by the first error / stderr / execute_result output: errors first.
+            bad = [o for o in cell.outputs if o.output_type == "error" or (o.output_type == "stream" and o.get("name") == "stderr")]
+            if bad and any(o.output_type == "execute_result" for o in cell.outputs):
+                self._note("reordered", cell, cell_index, "an execute_result came before an error: the error counts")
+                cell.outputs = bad + [o for o in cell.outputs if o not in bad]
+        return cell
+
+
+# nbclient binds the sync wrapper to its own coroutine at class creation: rebind it to ours.
+GuardedExecute.execute_cell = run_sync(GuardedExecute.async_execute_cell)
+
+
+async def _maybe_await(value):
+    import inspect
+
+    return await value if inspect.isawaitable(value) else value

@@ -1,0 +1,300 @@
+"""``sidebyside grade ASSIGNMENT``: grade every submission, in parallel, and merge the scores.
+
+In order:
+
+1. find the submissions (``submitted/STUDENT/ASSIGNMENT/``) and hash every file under them;
+2. back up the gradebook (SQLite: a consistent copy; other databases: say so);
+3. make the assignment's gradebook template once (``nbgrader generate_assignment`` in a
+   scratch course) and register the assignment in the course's gradebook if it is missing;
+4. precheck each submission (:mod:`.precheck`), then grade each one in its own private
+   scratch course and process (:mod:`.sandbox`), ``workers`` at a time (default: one per
+   core), with a progress bar; a student whose grading fails is reported, the others go on;
+5. merge each student's scores into the course's gradebook from this process only, as soon as
+   that student is done, and mark the student done in ``WORK/done/`` so that a run that
+   crashed resumes without regrading them (``--restart`` regrades everyone);
+6. check that ``submitted/`` is byte for byte what it was; write the report, the grades CSV
+   (``nbgrader export``) and the feedback (``nbgrader generate_feedback``, hidden tests
+   removed) (:mod:`.report`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import assignments as course_tools
+from . import precheck as prechecks
+from . import report as reports
+from . import sandbox
+
+VERSION = 1  # bump to make resumed runs regrade everyone after a change of method
+
+
+@dataclass
+class Options:
+    root: Path
+    assignment: str
+    students: list[str] | None = None
+    workers: int = 0  # 0: one per core
+    limits: sandbox.Limits = field(default_factory=sandbox.Limits)
+    isolation: str = "auto"  # auto | namespaces | none
+    db_url: str | None = None
+    work: Path | None = None
+    report_dir: Path | None = None
+    restart: bool = False
+    feedback: bool = True
+    hide: list[str] = field(default_factory=list)
+    progress: bool = True
+
+
+@dataclass
+class StudentResult:
+    student: str
+    findings: list[dict]
+    outcome: dict
+    submission_hash: str
+    score: float = 0.0
+    max_score: float = 0.0
+    status: str = "graded"
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def course_setting(root: Path, name: str, default: str) -> str:
+    """One CourseDirectory setting of the course's nbgrader_config.py."""
+    from traitlets.config import Config
+
+    config = Config()
+    namespace = {"c": config, "get_config": lambda: config}
+    exec(compile((root / "nbgrader_config.py").read_text(), "nbgrader_config.py", "exec"), namespace)  # noqa: S102 - the instructor's own file
+    value = config.CourseDirectory.get(name)
+    return value if isinstance(value, str) and value else default
+
+
+def hash_tree(folder: Path) -> dict[str, str]:
+    """sha256 of every file under ``folder`` (relative paths as keys)."""
+    hashes = {}
+    if folder.is_dir():
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and not path.is_symlink():
+                hashes[str(path.relative_to(folder))] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return hashes
+
+
+def backup_gradebook(db_url: str, root: Path, backups: Path) -> str:
+    """Copy the gradebook before the run; returns a line for the report."""
+    if not db_url.startswith("sqlite:///"):
+        return f"gradebook {db_url.split('@')[-1]} is not SQLite: back it up with the database's own tools (not done)"
+    path = Path(db_url[len("sqlite:///") :])
+    path = path if path.is_absolute() else root / path
+    if not path.is_file():
+        return f"no gradebook at {path} yet: nothing to back up"
+    backups.mkdir(parents=True, exist_ok=True)
+    target = backups / f"gradebook-{time.strftime('%Y%m%d-%H%M%S')}.db"
+    with sqlite3.connect(path) as source, sqlite3.connect(target) as copy:
+        source.backup(copy)
+    return f"gradebook backed up to {target}"
+
+
+def sqlite_url(db_url: str, root: Path) -> str:
+    if db_url.startswith("sqlite:///") and not db_url.startswith("sqlite:////"):
+        return f"sqlite:///{(root / db_url[len('sqlite:///'):]).resolve()}"
+    return db_url
+
+
+def ensure_assignment(db_url: str, template, assignment: str) -> None:
+    """Register the assignment (notebooks and cells) in the course's gradebook if missing."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(db_url) as gb:
+        try:
+            gb.find_assignment(assignment)
+            return
+        except MissingEntry:
+            pass
+    course_tools.run_nbgrader(["generate_assignment", assignment, "--force", f"--CourseDirectory.db_url={db_url}"], template.folder)
+
+
+def merge(db_url: str, assignment: str, student: str, outcome: sandbox.Outcome, prechecked, root: Path, scratch_course: Path | None) -> None:
+    """Write one student's scores into the course's gradebook (from this process only)."""
+    import warnings
+
+    from nbgrader.api import Gradebook
+    from sqlalchemy.exc import SAWarning
+
+    warnings.filterwarnings("ignore", category=SAWarning)  # nbgrader's own session warnings
+    timestamp = None
+    stamp = root / "submitted" / student / assignment / "timestamp.txt"
+    with Gradebook(db_url) as gb:
+        gb.update_or_create_student(student)
+        if stamp.is_file():
+            timestamp = stamp.read_text().strip() or None
+        submission = gb.update_or_create_submission(assignment, student, **({"timestamp": timestamp} if timestamp else {}))
+        graded_notebooks = outcome.scores
+        for notebook in submission.notebooks:
+            scores = graded_notebooks.get(notebook.name)
+            for grade in notebook.grades:
+                if scores is None or outcome.status != "graded":
+                    # not graded (unreadable, timeout, crash): a person must grade it
+                    grade.auto_score = None
+                    grade.needs_manual_grade = True
+                else:
+                    grade.auto_score = scores.get(grade.name)
+                    grade.needs_manual_grade = grade.manual_score is not None or grade.auto_score is None
+            for comment in notebook.comments:
+                if scores is None:
+                    comment.auto_comment = "Not graded automatically: see the grading report."
+        gb.db.commit()
+    if scratch_course is not None:
+        source = scratch_course / "autograded" / student / assignment
+        if source.is_dir():
+            target = root / "autograded" / student / assignment
+            if target.exists():
+                shutil.rmtree(target)
+            shutil.copytree(source, target)
+
+
+class Progress:
+    """A one-line progress bar on stderr (one line per student when not a terminal)."""
+
+    def __init__(self, total: int, enabled: bool = True):
+        self.total, self.done, self.enabled = total, 0, enabled
+        self.start = time.monotonic()
+        self.tty = sys.stderr.isatty()
+
+    def update(self, student: str, status: str):
+        self.done += 1
+        if not self.enabled:
+            return
+        width = 30
+        filled = int(width * self.done / max(1, self.total))
+        elapsed = time.monotonic() - self.start
+        line = f"[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total}  {elapsed:5.0f} s  {student}: {status}"
+        if self.tty:
+            print("\r" + line.ljust(100), end="" if self.done < self.total else "\n", file=sys.stderr, flush=True)
+        else:
+            print(line, file=sys.stderr, flush=True)
+
+
+def find_students(root: Path, assignment: str, only: list[str] | None) -> list[str]:
+    folder = root / "submitted"
+    students = sorted(p.name for p in folder.iterdir() if (p / assignment).exists()) if folder.is_dir() else []
+    if only:
+        missing = sorted(set(only) - set(students))
+        students = sorted(set(only))
+        if missing:
+            print(f"no submission of {assignment} for: {', '.join(missing)}", file=sys.stderr)
+    return students
+
+
+def grade(options: Options) -> reports.RunReport:
+    course_tools.interpreter_bin_on_path()  # nbgrader's gradebook runs alembic from PATH
+    root = Path(options.root).resolve()
+    assignment = options.assignment
+    source_dir = course_setting(root, "source_directory", "source")
+    db_url = sqlite_url(options.db_url or course_setting(root, "db_url", "sqlite:///gradebook.db"), root)
+    work = Path(options.work or root / ".grading" / assignment).resolve()
+    report_dir = Path(options.report_dir or root / "reports" / assignment).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    workers = options.workers or os.cpu_count() or 1
+    isolation = sandbox.isolation_available() if options.isolation == "auto" else options.isolation
+    if isolation == "namespaces" and sandbox.isolation_available() != "namespaces":
+        raise RuntimeError("isolation 'namespaces' is not available on this machine (needs root or user namespaces)")
+    run = reports.RunReport(assignment=assignment, root=str(root), isolation=isolation, workers=workers)
+    run.isolation_note = reports.isolation_note(isolation)
+
+    students = find_students(root, assignment, options.students)
+    submitted = root / "submitted"
+    before = {s: hash_tree(submitted / s / assignment) for s in students}
+    run.notes.append(backup_gradebook(db_url, root, work / "backups"))
+
+    # the assignment's gradebook, once: generate_assignment in a scratch course
+    template_dir = work / "template"
+    if template_dir.exists():
+        shutil.rmtree(template_dir)
+    template_dir.mkdir()
+    template = course_tools.ScratchCourse(template_dir, root, assignment)
+    template.generate()
+    ensure_assignment(db_url, template, assignment)
+    release = template.release_folder
+
+    done_dir = work / "done"
+    if options.restart and done_dir.exists():
+        shutil.rmtree(done_dir)
+    done_dir.mkdir(exist_ok=True)
+
+    hide = sorted({str(p) for p in [
+        root / source_dir, root / "submitted", root / "autograded", root / "feedback", work, report_dir,
+        *([Path(db_url[len("sqlite:///"):])] if db_url.startswith("sqlite:///") else []),
+        *_package_course_paths(),
+    ]} | set(options.hide))
+
+    results: dict[str, StudentResult] = {}
+    todo = []
+    for index, student in enumerate(students):
+        digest = hashlib.sha256(json.dumps(before[student], sort_keys=True).encode()).hexdigest()
+        marker = done_dir / f"{student}.json"
+        if marker.is_file():
+            saved = json.loads(marker.read_text())
+            if saved.get("submission_hash") == digest and saved.get("version") == VERSION:
+                saved.pop("version", None)
+                results[student] = StudentResult(**saved)
+                continue
+        todo.append((index, student, digest))
+    run.resumed = sorted(results)
+
+    progress = Progress(len(todo), options.progress)
+
+    def job(index: int, student: str, digest: str):
+        checked = prechecks.precheck(student, submitted / student / assignment, release)
+        outcome = sandbox.grade_one(
+            root=root, assignment=assignment, student=student, prechecked=checked, work=work / "students" / student,
+            template_db=template_dir / "gradebook.db", source_dir=source_dir, limits=options.limits,
+            isolation=isolation, hide=hide, uid=sandbox.new_uid(index),
+        )
+        return student, digest, checked, outcome
+
+    start = time.monotonic()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(job, *item) for item in todo]
+        for future in as_completed(futures):
+            try:
+                student, digest, checked, outcome = future.result()
+            except Exception as error:  # noqa: BLE001 - report, go on with the others
+                run.notes.append(f"grading crashed: {type(error).__name__}: {error}")
+                continue
+            merge(db_url, assignment, student, outcome, checked, root, work / "students" / student / "course")
+            result = reports.student_result(student, checked, outcome, digest)
+            results[student] = result
+            (done_dir / f"{student}.json").write_text(json.dumps({**result.as_dict(), "version": VERSION}, indent=1, default=str))
+            progress.update(student, result.status)
+    run.seconds = time.monotonic() - start
+    run.graded = len(todo)
+
+    after = {s: hash_tree(submitted / s / assignment) for s in students}
+    run.submitted_unchanged = before == after
+    if not run.submitted_unchanged:
+        changed = sorted(s for s in students if before[s] != after[s])
+        run.notes.append(f"submitted/ CHANGED during grading for: {', '.join(changed)}")
+    run.students = [results[s] for s in students if s in results]
+    reports.write(run, root, db_url, report_dir, feedback=options.feedback, work=work)
+    return run
+
+
+def _package_course_paths() -> list[Path]:
+    """When the package is installed from a course checkout (editable), that checkout's
+    instructor files are hidden too."""
+    here = Path(__file__).resolve()
+    for folder in here.parents:
+        if (folder / "nbgrader_config.py").is_file() and (folder / "solutions").is_dir():
+            return [folder / "solutions", folder / "tests", folder / "submitted", folder / "autograded", folder / "gradebook.db", folder / ".grading"]
+    return []

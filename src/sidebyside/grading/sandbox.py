@@ -1,0 +1,299 @@
+"""Grade one student in a private scratch course, in its own process, within limits.
+
+:func:`grade_one` lays out ``WORK/course/`` (the course's ``nbgrader_config.py`` plus the
+guard settings, a copy of the assignment's gradebook, the assignment's extra files without
+its solution notebook, and this one student's prechecked submission), runs
+``nbgrader autograde ASSIGNMENT --student STUDENT`` there in a new process group, and reads
+the scores back from that private gradebook. The parent merges them into the course's
+gradebook (:mod:`.run`); student code never sees the real gradebook, the solutions or any
+other submission:
+
+- the kernel's working folder is an empty run folder, not the scratch course;
+- isolation ``namespaces`` (root, or unprivileged user namespaces): the kernel runs in
+  :mod:`.jail`: no network, ``/tmp`` replaced, the course's instructor paths hidden, its own
+  user id. Isolation ``none`` (the documented weaker fallback, used where namespaces are not
+  available): network open and files readable with the grader's rights; only the working
+  folder and the limits apply.
+- limits: a wall-clock budget for the whole student, and a memory cap on the resident memory
+  of nbgrader plus the kernel, polled with psutil (``RLIMIT_AS`` is useless with the large
+  virtual reservations of TensorFlow and PyTorch); either one kills the whole process tree.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import nbformat
+
+from ..assignments import nbgrader_env
+
+GUARD_CONFIG = '''
+
+# --- added by `sidebyside grade` for this private scratch course --------------------------
+from nbconvert.preprocessors import ClearMetadataPreprocessor
+from nbgrader.preprocessors import IgnorePattern, LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata
+from sidebyside.grading.execute import GuardedExecute
+
+c.Autograde.autograde_preprocessors = [
+    GuardedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
+    AssignLatePenalties, CheckCellMetadata,
+]
+c.OverwriteCells.add_missing_cells = True
+c.CourseDirectory.db_url = "sqlite:///gradebook.db"
+c.CourseDirectory.source_directory = "source"
+'''
+JAIL_CONFIG = '''
+c.KernelManager.transport = "ipc"
+c.KernelManager.ip = {ip!r}
+'''
+
+
+@lru_cache(maxsize=None)
+def isolation_available() -> str:
+    """``"namespaces"`` when a kernel can be jailed here (root, or unprivileged user
+    namespaces), else ``"none"``. Checked by really trying, in a child process."""
+    probe = (
+        "import sys, os; from sidebyside.grading import jail\n"
+        "jail.enter_namespaces(sys.argv[1]); jail._mount('tmpfs', '/tmp', 'tmpfs', 0, 'size=1m')\n"
+    )
+    mode = "root" if os.geteuid() == 0 else "userns"
+    result = subprocess.run([sys.executable, "-c", probe, mode], capture_output=True, timeout=60)
+    return "namespaces" if result.returncode == 0 else "none"
+
+
+def jail_mode() -> str:
+    return "root" if os.geteuid() == 0 else "userns"
+
+
+@dataclass
+class Limits:
+    wall_seconds: float = 1800.0
+    memory_mb: float = 6000.0
+    poll_seconds: float = 0.5
+
+
+@dataclass
+class Outcome:
+    """What happened to one student's grading process."""
+
+    student: str
+    status: str = "graded"  # graded | timeout | memory | crashed | not_graded
+    scores: dict[str, dict[str, float | None]] = field(default_factory=dict)  # notebook -> cell -> score
+    max_scores: dict[str, dict[str, float]] = field(default_factory=dict)
+    needs_manual: list[str] = field(default_factory=list)
+    guard: dict = field(default_factory=dict)  # notebook -> findings from GuardedExecute
+    timeouts: list[str] = field(default_factory=list)  # cells that hit nbgrader's cell timeout
+    seconds: float = 0.0
+    peak_memory_mb: float = 0.0
+    log_tail: str = ""
+    isolation: str = "none"
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def build_course(work: Path, root: Path, assignment: str, source_dir: str, template_db: Path, student: str, prechecked, config_extra: str = "") -> Path:
+    """The private scratch course of one student; returns its folder."""
+    course = work / "course"
+    if course.exists():
+        shutil.rmtree(course)
+    course.mkdir(parents=True)
+    config = (root / "nbgrader_config.py").read_text() + GUARD_CONFIG + config_extra
+    (course / "nbgrader_config.py").write_text(config)
+    shutil.copy(template_db, course / "gradebook.db")
+    source = course / "source" / assignment
+    source.mkdir(parents=True)
+    real_source = root / source_dir / assignment
+    # the extra files of the assignment (data...), never its notebooks: nbgrader copies these
+    # over the submission; the gradebook already holds every cell it needs.
+    for item in real_source.rglob("*"):
+        if item.is_file() and item.suffix != ".ipynb" and ".ipynb_checkpoints" not in item.parts and "__pycache__" not in item.parts:
+            target = source / item.relative_to(real_source)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(item, target)
+    submitted = course / "submitted" / student / assignment
+    submitted.mkdir(parents=True)
+    for name, nb in prechecked.notebooks.items():
+        if nb is not None:
+            nbformat.write(nb, submitted / f"{name}.ipynb")
+    for item in prechecked.files:
+        if item.is_dir():
+            shutil.copytree(item, submitted / item.name)
+        else:
+            shutil.copy(item, submitted / item.name)
+    timestamp = root / "submitted" / student / assignment / "timestamp.txt"
+    if timestamp.is_file():
+        shutil.copy(timestamp, submitted / "timestamp.txt")
+    return course
+
+
+def _tree(process) -> list:
+    import psutil
+
+    try:
+        parent = psutil.Process(process.pid)
+        return [parent, *parent.children(recursive=True)]
+    except psutil.Error:
+        return []
+
+
+def _kill(process) -> None:
+    import psutil
+
+    for proc in reversed(_tree(process)):
+        try:
+            proc.kill()
+        except psutil.Error:
+            pass
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except OSError:
+        pass
+
+
+def run_limited(command: list[str], cwd: Path, env: dict, limits: Limits, log: Path) -> tuple[str, float, float]:
+    """Run ``command``; kill its whole tree past the limits. Returns (status, seconds, peak MB)."""
+    import psutil
+
+    start = time.monotonic()
+    peak = 0.0
+    status = "finished"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        while process.poll() is None:
+            rss = 0
+            for proc in _tree(process):
+                try:
+                    rss += proc.memory_info().rss
+                except psutil.Error:
+                    pass
+            peak = max(peak, rss / 2**20)
+            if peak > limits.memory_mb:
+                status = "memory"
+                _kill(process)
+                break
+            if time.monotonic() - start > limits.wall_seconds:
+                status = "timeout"
+                _kill(process)
+                break
+            time.sleep(limits.poll_seconds)
+        process.wait()
+        # the kernel may outlive nbgrader when nbgrader itself is killed
+        _kill(process)
+    if status == "finished" and process.returncode != 0:
+        status = "crashed"
+    return status, time.monotonic() - start, peak
+
+
+def read_scores(course: Path, assignment: str, student: str, outcome: Outcome) -> None:
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        try:
+            submission = gb.find_submission(assignment, student)
+        except MissingEntry:
+            return
+        for notebook in submission.notebooks:
+            cells, maxima = outcome.scores.setdefault(notebook.name, {}), outcome.max_scores.setdefault(notebook.name, {})
+            for grade in notebook.grades:
+                cells[grade.name] = grade.auto_score
+                maxima[grade.name] = grade.max_score
+                if grade.needs_manual_grade:
+                    outcome.needs_manual.append(f"{notebook.name}:{grade.name}")
+
+
+def timed_out_cells(notebook: Path) -> list[str]:
+    if not notebook.is_file():
+        return []
+    nb = nbformat.read(notebook, as_version=4)
+    found = []
+    for index, cell in enumerate(nb.cells):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error" and output.get("ename") == "CellTimeoutError":
+                found.append(cell.metadata.get("nbgrader", {}).get("grade_id") or f"cell {index}")
+    return found
+
+
+def grade_one(
+    *, root: Path, assignment: str, student: str, prechecked, work: Path, template_db: Path, source_dir: str,
+    limits: Limits, isolation: str, hide: list[str], uid: int,
+) -> Outcome:
+    """Grade ``student`` in ``work`` (a private folder); never raises for a student's fault."""
+    outcome = Outcome(student, isolation=isolation)
+    work.mkdir(parents=True, exist_ok=True)
+    if not prechecked.gradable:
+        outcome.status = "not_graded"
+        return outcome
+    ipc_dir = None
+    config_extra = ""
+    settings: dict = {"findings": None, "run_dir": None}
+    run_dir = Path(tempfile.mkdtemp(prefix="sbs-run-"))
+    settings["run_dir"] = str(run_dir)
+    env = nbgrader_env()
+    if isolation == "namespaces":
+        base = Path("/dev/shm") if Path("/dev/shm").is_dir() else Path(tempfile.gettempdir())
+        ipc_dir = Path(tempfile.mkdtemp(prefix="sbs-ipc-", dir=base))
+        mode = jail_mode()
+        if mode == "root":
+            os.chown(ipc_dir, uid, uid)
+        os.chmod(ipc_dir, 0o700)
+        config_extra = JAIL_CONFIG.format(ip=str(ipc_dir / "kernel"))
+        settings["jail"] = {"mode": mode, "uid": uid, "hide": hide}
+        env["JUPYTER_RUNTIME_DIR"] = str(ipc_dir)
+    try:
+        course = build_course(work, root, assignment, source_dir, template_db, student, prechecked, config_extra)
+        notebooks = [name for name, nb in prechecked.notebooks.items() if nb is not None]
+        findings_files = {}
+        logs = []
+        start = time.monotonic()
+        for name in notebooks:
+            # one nbgrader process per notebook, so that each gets its own findings file
+            findings = work / f"guard-{name}.json"
+            findings_files[name] = findings
+            settings["findings"] = str(findings)
+            env[ "SIDEBYSIDE_GRADING"] = json.dumps(settings)
+            command = [sys.executable, "-m", "nbgrader", "autograde", assignment, "--student", student, "--notebook", name, "--force"]
+            left = Limits(max(1.0, limits.wall_seconds - (time.monotonic() - start)), limits.memory_mb, limits.poll_seconds)
+            log = work / f"nbgrader-{name}.log"
+            status, _, peak = run_limited(command, course, env, left, log)
+            outcome.peak_memory_mb = max(outcome.peak_memory_mb, peak)
+            logs.append(log.read_text(errors="replace")[-3000:])
+            if status != "finished":
+                outcome.status = status
+            if status in ("timeout", "memory"):
+                break
+        outcome.seconds = time.monotonic() - start
+        outcome.log_tail = "\n".join(logs)[-4000:]
+        read_scores(course, assignment, student, outcome)
+        for name, path in findings_files.items():
+            if path.is_file():
+                outcome.guard[name] = json.loads(path.read_text())
+            outcome.timeouts += timed_out_cells(course / "autograded" / student / assignment / f"{name}.ipynb")
+    except Exception as error:  # noqa: BLE001 - a student's failure never stops the others
+        outcome.status = "crashed"
+        outcome.log_tail += f"\n{type(error).__name__}: {error}"
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        if ipc_dir:
+            shutil.rmtree(ipc_dir, ignore_errors=True)
+    return outcome
+
+
+def new_uid(index: int) -> int:
+    """A user id of its own for each student's kernel (no passwd entry needed)."""
+    return 61000 + (index % 4000)
+
+
+def token() -> str:
+    return secrets.token_hex(4)

@@ -1,0 +1,285 @@
+"""`sidebyside grade`, for real: a fixture class (tests/fixtures/grading/class_03.py) of honest,
+blank, partial, wrong, broken and cheating submissions of 03-visualization, graded in one run
+with two workers:
+
+- every student gets exactly the expected score, and the expected findings and status;
+- the cheats gain nothing (and, for the record, plain nbgrader was fooled by those checked
+  in test_plain_nbgrader_is_fooled, which runs only with SIDEBYSIDE_SLOW_TESTS=1);
+- submitted/ is byte-for-byte unchanged, the gradebook was backed up, the grades CSV lists
+  everyone, the feedback hides the hidden tests, and a second run resumes without regrading.
+
+Unit tests of the pure parts (prechecks, the suspicious-code scan, shadowing, the guard in a
+real IPython shell, the hardened checks) run fast and need no nbgrader run.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import runpy
+import shutil
+import sys
+from functools import lru_cache
+from pathlib import Path
+
+import nbformat
+import pytest
+from conftest import ROOT
+
+from sidebyside.grading import precheck, report, run, sandbox
+
+FIXTURES = ROOT / "tests" / "fixtures" / "grading"
+sys.path.insert(0, str(FIXTURES))
+import class_03  # noqa: E402
+
+A = class_03.ASSIGNMENT
+
+
+def make_class(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(ROOT / "nbgrader_config.py", folder)
+    shutil.copytree(ROOT / "solutions" / A, folder / "solutions" / A)
+    wrong = runpy.run_path(str(ROOT / "tests" / "wrong_answers" / f"{A}.py"))["WRONG_ANSWERS"]
+    class_03.build(folder, folder / "solutions" / A / f"{A}.ipynb", ROOT / "exercises" / A / f"{A}.ipynb", wrong)
+    return folder
+
+
+def tree_hash(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@lru_cache(maxsize=None)
+def graded(folder: str):
+    course = make_class(Path(folder))
+    before = tree_hash(course / "submitted")
+    options = run.Options(root=course, assignment=A, workers=2, progress=False, limits=sandbox.Limits(wall_seconds=600, memory_mb=6000))
+    result = run.grade(options)
+    return course, before, result
+
+
+@pytest.fixture
+def grading(tmp_path_factory):
+    return graded(str(tmp_path_factory.getbasetemp() / "grading-class"))
+
+
+def by_student(result):
+    return {s.student: s for s in result.students}
+
+
+# --- the fixture class, graded in one run -------------------------------------------------------
+
+
+@pytest.mark.nbgrader
+def test_every_student_gets_exactly_the_expected_score(grading):
+    _, _, result = grading
+    students = by_student(result)
+    assert set(students) == set(class_03.EXPECTED), f"graded {sorted(students)}"
+    jailed = result.isolation == "namespaces"
+    problems = []
+    for name, (score, _, _) in class_03.EXPECTED.items():
+        student = students[name]
+        cells = {cell: value for nb in student.outcome["scores"].values() for cell, value in nb.items()}
+        tests = {cell: value for cell, value in cells.items() if cell.startswith("test_")}
+        want = score
+        if not jailed and name == class_03.FILE_THIEF_CELL[0]:
+            want = score + 2.0  # without the jail the thief finds the course's solutions
+        got = None if score is None else sum(v or 0.0 for v in tests.values())
+        if score is None:
+            got = None if not student.outcome["scores"] else sum(v or 0.0 for v in tests.values())
+        if got != want:
+            problems.append(f"{name}: {got} (cells {tests}), expected {want}")
+    assert not problems, "\n".join(problems) + "\n" + report.markdown(result)[-6000:]
+
+
+@pytest.mark.nbgrader
+def test_findings_and_status_are_reported(grading):
+    _, _, result = grading
+    students = by_student(result)
+    problems = []
+    for name, (_, codes, status) in class_03.EXPECTED.items():
+        student = students[name]
+        found = {f["code"] for f in student.findings}
+        if not codes <= found:
+            problems.append(f"{name}: findings {sorted(found)} lack {sorted(codes - found)}")
+        if student.status != status:
+            problems.append(f"{name}: status {student.status}, expected {status}")
+    honest = students["honest"]
+    if honest.findings:
+        problems.append(f"the honest student has findings: {honest.findings}")
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.nbgrader
+def test_cheats_are_caught_by_the_guard(grading):
+    _, _, result = grading
+    students = by_student(result)
+    text = json.dumps(students["cheat-runtime"].findings) + json.dumps(students["cheat-objects"].findings)
+    for expected in ("input transformers", "AST transformers", "event hooks (post_run_cell)", "custom_exceptions",
+                     "showtraceback", "sys.excepthook", "builtins.isinstance", "numpy.allclose", "assert_close",
+                     "rebound 'SummaryWriter'", "rebound 'check_history_logged'", "rebound 'check_weights_and_image'",
+                     "execute_result came before an error", "kernel died"):
+        assert expected in text, f"no finding mentions {expected!r}:\n{text}"
+
+
+@pytest.mark.nbgrader
+def test_submitted_is_unchanged_and_the_run_is_recorded(grading):
+    course, before, result = grading
+    assert result.submitted_unchanged
+    assert tree_hash(course / "submitted") == before
+    assert any("backed up" in n or "nothing to back up" in n for n in result.notes), result.notes
+    with open(course / "reports" / A / "grades.csv", newline="") as handle:
+        rows = {row["student_id"]: row for row in csv.DictReader(handle)}
+    assert set(class_03.EXPECTED) <= set(rows)
+    assert float(rows["honest"]["raw_score"]) == 12.0
+    assert (course / "reports" / A / "report.md").read_text().count("### ") == len(class_03.EXPECTED)
+    feedback = (course / "feedback" / "honest" / A / f"{A}.html").read_text()
+    assert "HIDDEN TESTS" not in feedback and "other = {" not in feedback, "the feedback shows hidden tests"
+    assert (course / "autograded" / "honest" / A / f"{A}.ipynb").is_file()
+
+
+@pytest.mark.nbgrader
+def test_a_second_run_resumes_without_regrading(grading):
+    course, _, first = grading
+    again = run.grade(run.Options(root=course, assignment=A, workers=2, progress=False, feedback=False))
+    assert again.graded == 0 and sorted(again.resumed) == sorted(class_03.EXPECTED)
+    assert [s.score for s in again.students] == [s.score for s in first.students]
+
+
+@pytest.mark.nbgrader
+@pytest.mark.skipif(not os.environ.get("SIDEBYSIDE_SLOW_TESTS"), reason="set SIDEBYSIDE_SLOW_TESTS=1: shows plain nbgrader being fooled")
+def test_plain_nbgrader_is_fooled(tmp_path):
+    """The same cheats under plain `nbgrader autograde` earn points: the guard is needed."""
+    from sidebyside.assignments import run_nbgrader
+
+    course = make_class(tmp_path / "plain")
+    for student in ("honest", "blank", "partial-broken", "wrong-shadow", "broken-json"):
+        shutil.rmtree(course / "submitted" / student)
+    run_nbgrader(["generate_assignment", A, "--force"], course)
+    run_nbgrader(["autograde", A, "--force"], course, check=False, timeout=1200)
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        score = {s.student.id: s.score for s in gb.find_assignment(A).submissions}
+    assert score.get("cheat-runtime", 0) > 4.0 or score.get("cheat-objects", 0) > 2.0, score
+
+
+# --- fast unit tests ----------------------------------------------------------------------------
+
+
+def release_nb():
+    return nbformat.read(ROOT / "exercises" / A / f"{A}.ipynb", as_version=4)
+
+
+def test_precheck_repairs_a_renamed_notebook_and_deleted_cells(tmp_path):
+    nb = release_nb()
+    del nb.cells[next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == "readonly_3")]  # the setup cell
+    folder = tmp_path / "s" / A
+    folder.mkdir(parents=True)
+    nbformat.write(nb, folder / "my work.ipynb")
+    result = precheck.precheck("s", folder, ROOT / "exercises" / A)
+    codes = {f.code for f in result.findings}
+    assert {"renamed", "deleted"} <= codes, result.findings
+    repaired = result.notebooks[A]
+    assert [c.metadata.get("nbgrader", {}).get("grade_id") for c in repaired.cells] == [c.metadata.get("nbgrader", {}).get("grade_id") for c in release_nb().cells]
+
+
+def test_precheck_flags_invalid_json_and_missing_notebooks(tmp_path):
+    folder = tmp_path / "s" / A
+    folder.mkdir(parents=True)
+    (folder / f"{A}.ipynb").write_text('{"cells": [')
+    result = precheck.precheck("s", folder, ROOT / "exercises" / A)
+    assert not result.gradable and [f.code for f in result.findings] == ["invalid_json"]
+    (folder / f"{A}.ipynb").unlink()
+    (folder / "notes.txt").write_text("hi")
+    result = precheck.precheck("s", folder, ROOT / "exercises" / A)
+    assert "missing_notebook" in {f.code for f in result.findings} and not result.gradable
+
+
+def test_shadowing_files_are_detected(tmp_path):
+    for name in ("numpy.py", "json.py", "torch", "tensorflow.pyc"):
+        path = tmp_path / name
+        path.mkdir() if "." not in name else path.write_text("")
+        assert precheck.shadows_module(path, set()) == name.split(".")[0]
+    (tmp_path / "data.csv").write_text("1")
+    (tmp_path / "my_helpers_xyz.py").write_text("")
+    assert precheck.shadows_module(tmp_path / "data.csv", set()) is None
+    assert precheck.shadows_module(tmp_path / "my_helpers_xyz.py", set()) is None
+    assert precheck.shadows_module(tmp_path / "my_helpers_xyz.py", {"my_helpers_xyz"}) == "my_helpers_xyz"
+
+
+def test_suspicious_code_is_flagged_and_honest_code_is_not():
+    solution = nbformat.read(ROOT / "solutions" / A / f"{A}.ipynb", as_version=4)
+    for cell in solution.cells:
+        if cell.metadata.get("nbgrader", {}).get("solution") and cell.cell_type == "code":
+            assert precheck.suspicious(cell.source) == [], cell.source
+    for cheat in (class_03.CHEAT_OBJECTS_TORCH_LOG_HISTORY, class_03.CHEAT_OBJECTS_TF_LOG_HISTORY, class_03.CHEAT_RUNTIME_TORCH_LOG_HISTORY,
+                  class_03.CHEAT_READ_FILES, class_03.CHEAT_EXIT_TF_TRAIN_LIVE, class_03.CHEAT_DISPLAYHOOK_TF_WEIGHTS, class_03.CHEAT_OBJECTS_TORCH_WEIGHTS):
+        assert precheck.suspicious(cheat), cheat
+
+
+def test_the_guard_restores_a_tampered_shell():
+    """The in-kernel guard, in a real IPython shell (no kernel process needed)."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from sidebyside.grading import kernel_guard
+
+    shell = InteractiveShell.instance()
+    try:
+        shell.kernel = type("K", (), {"shell_handlers": {}})()
+        shell.run_cell("import numpy as np\nfrom sidebyside import checks\ndef reference(x):\n    return x")
+        kernel_guard.install(shell, "_test_guard", json.dumps(["np.allclose", "checks.assert_close"]))
+        guard = __import__("builtins").__dict__["_test_guard"]
+        guard("before", "n1")
+        shell.run_cell("x = 1")
+        guard("after_instructor", "n2")
+        shell.run_cell(
+            "import builtins, sys\n"
+            "builtins.len = lambda x: 0\n"
+            "np.allclose = lambda *a, **k: True\n"
+            "checks.assert_close = lambda *a, **k: None\n"
+            "reference.__code__ = (lambda x: 0).__code__\n"
+            "x = 2\n"
+            "get_ipython().input_transformers_cleanup.append(lambda lines: ['pass\\n'])\n"
+            "sorted = lambda *a: []\n"
+        )
+        changes = json.loads(guard("before", "n3", loads=["sorted"]))["changes"]
+        text = "\n".join(changes)
+        for expected in ("builtins.len", "numpy.allclose", "assert_close", "__code__", "rebound 'x'", "input transformers", "shadowed the builtin 'sorted'"):
+            assert expected in text, text
+        shell.run_cell("result = (len([1, 2]), reference(5), x, 'sorted' in globals())")
+        assert shell.user_ns["result"] == (2, 5, 1, False)
+        assert json.loads(guard("before", "n4"))["changes"] == []
+    finally:
+        InteractiveShell.clear_instance()
+        __import__("builtins").__dict__.pop("_test_guard", None)
+
+
+def test_hardened_checks_reject_look_alikes():
+    import numpy as np
+
+    from sidebyside import checks
+
+    class Meta(type):
+        def __eq__(cls, other):
+            return True
+
+        __hash__ = type.__hash__
+
+    class LooksLikeAFloat(metaclass=Meta):
+        def __float__(self):
+            return 1.0
+
+    with pytest.raises(AssertionError):
+        checks.assert_number(LooksLikeAFloat())
+    with pytest.raises(AssertionError):
+        checks.as_numpy(LooksLikeAFloat(), "numpy")
+    saved = np.allclose
+    np.allclose = lambda *a, **k: True
+    try:
+        with pytest.raises(AssertionError):
+            checks.assert_close(np.array([1.0]), [2.0])
+    finally:
+        np.allclose = saved
+    assert checks.assert_number(2, 2.0) == 2.0
