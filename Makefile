@@ -20,7 +20,7 @@ lab: setup
 	$(BIN)/python -m sidebyside.lab
 
 test: test-setup
-	$(BIN)/python -m pytest -n $(WORKERS) --dist loadscope $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(WORKERS) --dist loadscope --durations=15 $(PYTEST_ARGS)
 
 setup: $(INSTALLED)
 

@@ -190,8 +190,8 @@ def settle_widgets(page, timeout_s: float = 30) -> list[str]:
     return problems
 
 
-def frame_texts(page) -> list[tuple[str, str, int]]:
-    """(url, visible text, number of Plotly plots) of every iframe on the page."""
+def frame_texts(page) -> list[tuple[object, str, int]]:
+    """(frame, visible text, number of Plotly plots) of every iframe on the page."""
     found = []
     for frame in page.frames[1:]:
         try:
@@ -199,8 +199,16 @@ def frame_texts(page) -> list[tuple[str, str, int]]:
             plots = frame.evaluate("() => document.querySelectorAll('.js-plotly-plot').length")
         except Exception:  # a frame that is navigating or gone
             continue
-        found.append((frame.url, text, plots))
+        found.append((frame, text, plots))
     return found
+
+
+def screenshot_frame(frame, path) -> None:
+    """A picture of one embedded page (best effort: the frame may be going away)."""
+    try:
+        frame.frame_element().screenshot(path=str(path))
+    except Exception:
+        pass
 
 
 def run_lesson(page, server: LabServer, path: str, timeout_s: float = 600, watch=None) -> LessonRun:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from browser import CHROMIUM_ARGS, find_chromium, frame_texts, run_lesson, start_lab
+from browser import CHROMIUM_ARGS, find_chromium, frame_texts, run_lesson, screenshot_frame, start_lab
 from conftest import ARTIFACTS, ROOT, lessons
 
 pytestmark = pytest.mark.browser
@@ -137,12 +137,14 @@ class ServerPages:
         self.visdom_plot = False
 
     def __call__(self, page) -> None:
-        for url, text, plots in frame_texts(page):
+        for frame, text, plots in frame_texts(page):
             if "TensorBoard" in text and "pytorch" in text and "tensorflow" in text:
                 if not self.tensorboard_runs:
-                    page.screenshot(path=str(SHOTS / "03-visualization-tensorboard.png"))
+                    screenshot_frame(frame, SHOTS / "03-visualization-tensorboard.png")
                 self.tensorboard_runs = True
-            if "/env/" in url and plots > 0 and "PyTorch" in text and "TensorFlow" in text:
+            if "/env/" in frame.url and plots > 0 and "PyTorch" in text and "TensorFlow" in text:
+                if not self.visdom_plot:
+                    screenshot_frame(frame, SHOTS / "03-visualization-visdom.png")
                 self.visdom_plot = True
 
     def check(self) -> None:

@@ -4,7 +4,7 @@ with two workers:
 
 - every student gets exactly the expected score, and the expected findings and status;
 - the cheats gain nothing (and, for the record, plain nbgrader was fooled by those checked
-  in test_plain_nbgrader_is_fooled, which runs only with SIDEBYSIDE_SLOW_TESTS=1);
+  in test_plain_nbgrader_is_fooled);
 - submitted/ is byte-for-byte unchanged, the gradebook was backed up, the grades CSV lists
   everyone, the feedback hides the hidden tests, and a second run resumes without regrading.
 
@@ -148,7 +148,6 @@ def test_a_second_run_resumes_without_regrading(grading):
 
 
 @pytest.mark.nbgrader
-@pytest.mark.skipif(not os.environ.get("SIDEBYSIDE_SLOW_TESTS"), reason="set SIDEBYSIDE_SLOW_TESTS=1: shows plain nbgrader being fooled")
 def test_plain_nbgrader_is_fooled(tmp_path):
     """The same cheats under plain `nbgrader autograde` earn points: the guard is needed."""
     from sidebyside.assignments import run_nbgrader
