@@ -109,6 +109,15 @@ def expose(paths: list[str]):
                 del mode
 
 
+def _needed_under_tmp() -> list[Path]:
+    """The folders the kernel needs (the interpreter's prefixes, this package's source) that
+    lie under /tmp, outermost only. Only these come back: a checkout's solutions/ stay hidden."""
+    package_root = Path(__file__).resolve().parents[2]  # src/ of a checkout, or site-packages
+    candidates = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix, package_root)}
+    under = sorted(p for p in candidates if p.is_relative_to("/tmp") and p != Path("/tmp"))
+    return [p for p in under if not any(p != q and p.is_relative_to(q) for q in under)]
+
+
 def main(argv: list[str]) -> None:
     split = argv.index("--")
     config, kernel = json.loads(argv[1]), argv[split + 1 :]
@@ -121,7 +130,17 @@ def main(argv: list[str]) -> None:
         connection_data = Path(kernel[at]).read_bytes()
 
     enter_namespaces(mode)
+    # The interpreter and this package may live under /tmp (a checkout or virtualenv there, as
+    # on some CI machines): keep a handle on the old /tmp to bind them back after it is replaced.
+    keep = _needed_under_tmp()
+    old_tmp = os.open("/tmp", os.O_PATH | os.O_DIRECTORY) if keep else None
     _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=2g,mode=1777")
+    for path in keep:
+        relative = path.relative_to("/tmp")
+        path.mkdir(parents=True, exist_ok=True)
+        _mount(f"/proc/self/fd/{old_tmp}/{relative}", str(path), None, MS_BIND | MS_REC)
+    if old_tmp is not None:
+        os.close(old_tmp)
     hide([p for p in config.get("hide", []) if not Path(p).resolve().is_relative_to("/tmp")])
     if mode == "root" and uid:
         expose(sorted({os.path.realpath(sys.executable), sys.base_prefix, sys.prefix, *(p for p in sys.path if p)}))
