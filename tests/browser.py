@@ -184,7 +184,8 @@ def settle_widgets(page, timeout_s: float = 30) -> list[str]:
     """Give widgets time to render; return the problems still on the page."""
     deadline = time.monotonic() + timeout_s
     problems = page.evaluate(PROBLEMS_JS)
-    while problems and time.monotonic() < deadline:
+    # Only "Loading widget" can still resolve; tracebacks and error views are final.
+    while any("Loading widget" in p for p in problems) and time.monotonic() < deadline:
         time.sleep(1)
         problems = page.evaluate(PROBLEMS_JS)
     return problems
