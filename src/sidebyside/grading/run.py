@@ -19,6 +19,7 @@ In order:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -206,6 +207,11 @@ def grade(options: Options) -> reports.RunReport:
     report_dir = Path(options.report_dir or root / "reports" / assignment).resolve()
     work.mkdir(parents=True, exist_ok=True)
     workers = options.workers or os.cpu_count() or 1
+    limits = options.limits
+    if not limits.threads:
+        # Parallel students share the cores: give each kernel its share, or PyTorch's and
+        # TensorFlow's thread pools oversubscribe the machine.
+        limits = dataclasses.replace(limits, threads=max(1, (os.cpu_count() or 1) // workers))
     isolation = sandbox.isolation_available() if options.isolation == "auto" else options.isolation
     if isolation == "namespaces" and sandbox.isolation_available() != "namespaces":
         raise RuntimeError("isolation 'namespaces' is not available on this machine (needs root or user namespaces)")
@@ -258,7 +264,7 @@ def grade(options: Options) -> reports.RunReport:
         checked = prechecks.precheck(student, submitted / student / assignment, release)
         outcome = sandbox.grade_one(
             root=root, assignment=assignment, student=student, prechecked=checked, work=work / "students" / student,
-            template_db=template_dir / "gradebook.db", source_dir=source_dir, limits=options.limits,
+            template_db=template_dir / "gradebook.db", source_dir=source_dir, limits=limits,
             isolation=isolation, hide=hide, uid=sandbox.new_uid(index),
         )
         return student, digest, checked, outcome

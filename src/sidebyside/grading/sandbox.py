@@ -81,6 +81,7 @@ class Limits:
     wall_seconds: float = 1800.0
     memory_mb: float = 6000.0
     poll_seconds: float = 0.5
+    threads: int = 0  # CPU threads per kernel; 0: the frameworks' default (all cores)
 
 
 @dataclass
@@ -241,6 +242,11 @@ def grade_one(
     run_dir = Path(tempfile.mkdtemp(prefix="sbs-run-"))
     settings["run_dir"] = str(run_dir)
     env = nbgrader_env()
+    # Parallel students share the cores: give each kernel its share of threads, or PyTorch's
+    # and TensorFlow's thread pools oversubscribe the machine (a user's explicit setting wins).
+    if limits.threads:
+        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
+            env.setdefault(name, str(limits.threads))
     if isolation == "namespaces":
         base = Path("/dev/shm") if Path("/dev/shm").is_dir() else Path(tempfile.gettempdir())
         ipc_dir = Path(tempfile.mkdtemp(prefix="sbs-ipc-", dir=base))
@@ -264,7 +270,7 @@ def grade_one(
             settings["findings"] = str(findings)
             env[ "SIDEBYSIDE_GRADING"] = json.dumps(settings)
             command = [sys.executable, "-m", "nbgrader", "autograde", assignment, "--student", student, "--notebook", name, "--force"]
-            left = Limits(max(1.0, limits.wall_seconds - (time.monotonic() - start)), limits.memory_mb, limits.poll_seconds)
+            left = Limits(max(1.0, limits.wall_seconds - (time.monotonic() - start)), limits.memory_mb, limits.poll_seconds, limits.threads)
             log = work / f"nbgrader-{name}.log"
             status, _, peak = run_limited(command, course, env, left, log)
             outcome.peak_memory_mb = max(outcome.peak_memory_mb, peak)
