@@ -6,7 +6,6 @@ import json
 import os
 from pathlib import Path
 
-import pytest
 
 from sidebyside.frameworks import TF_LOG_LEVEL
 

@@ -19,7 +19,6 @@ import pytest
 from conftest import ROOT, assignments
 
 from sidebyside import assignments as course
-from sidebyside import notebooks
 
 pytestmark = pytest.mark.nbgrader
 ASSIGNMENTS = assignments()  # make test spreads modules over workers: one module, one worker

@@ -7,13 +7,10 @@ TensorFlow's C++ logging and chooses the course-wide device (see ``devices``).
 from __future__ import annotations
 
 import logging
-import os
 import random
-import sys
 from dataclasses import dataclass
 
 from . import devices
-from .course import under_grading
 from .frameworks import import_tensorflow, prepare_environment
 
 
