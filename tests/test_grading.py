@@ -128,6 +128,7 @@ def test_submitted_is_unchanged_and_the_run_is_recorded(grading):
     assert result.submitted_unchanged
     assert tree_hash(course / "submitted") == before
     assert any("backed up" in n or "nothing to back up" in n for n in result.notes), result.notes
+    assert any("forked from a warm server" in n for n in result.notes), "the class should be graded with warm kernels"
     with open(course / "reports" / A / "grades.csv", newline="") as handle:
         rows = {row["student_id"]: row for row in csv.DictReader(handle)}
     assert set(class_03.EXPECTED) <= set(rows)

@@ -29,6 +29,7 @@ import secrets
 import shutil
 import sys
 import time
+import uuid
 from pathlib import Path
 from queue import Empty
 
@@ -88,21 +89,34 @@ def error_output(ename: str, evalue: str) -> NotebookNode:
     return NotebookNode(output_type="error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
 
 
-class JailedKernelManager(AsyncKernelManager):
-    """Starts the kernel through ``python -m sidebyside.grading.jail`` (see :mod:`.jail`)."""
+class GradingKernelManager(AsyncKernelManager):
+    """Starts the student's kernel as a fork of the run's warm server when there is one
+    (:mod:`.warm_kernels`), and inside the jail when the machine allows it (:mod:`.jail`)."""
 
     def format_kernel_cmd(self, extra_arguments=None):
         cmd = super().format_kernel_cmd(extra_arguments)
-        jail = settings().get("jail") or {}
+        jail = settings().get("jail")
+        if not jail:
+            return cmd
         return [sys.executable, "-m", "sidebyside.grading.jail", json.dumps(jail), "--", *cmd]
+
+    async def _async_pre_start_kernel(self, **kw):
+        if self.provisioner is None:
+            from . import warm_kernels
+
+            config = settings()
+            self.kernel_id = self.kernel_id or kw.pop("kernel_id", str(uuid.uuid4()))
+            self.provisioner = warm_kernels.provisioner(
+                self.kernel_id, self.kernel_spec, self, address=config.get("warm_kernels"), pid_file=config.get("kernel_pids")
+            )
+        return await super()._async_pre_start_kernel(**kw)
 
 
 class GuardedExecute(Execute):
     """nbgrader's Execute with the grading guard around every cell (see the module text)."""
 
     def __init__(self, *args, **kwargs):
-        if settings().get("jail"):
-            kwargs.setdefault("kernel_manager_class", JailedKernelManager)
+        kwargs.setdefault("kernel_manager_class", GradingKernelManager)
         super().__init__(*args, **kwargs)
 
     # --- whole notebook ---------------------------------------------------------------------

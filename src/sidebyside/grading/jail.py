@@ -1,6 +1,7 @@
 """Start a student's kernel in a jail: ``python -m sidebyside.grading.jail SETTINGS -- KERNEL...``.
 
-Used by :class:`sidebyside.grading.execute.JailedKernelManager`. In order:
+Used by :class:`sidebyside.grading.execute.GradingKernelManager` (a cold kernel, entered by
+``exec``) and by :mod:`.warm_kernels` (a forked kernel, :func:`confine` in-process). In order:
 
 1. new mount and network namespaces (``unshare(2)``; as root, or inside a new user namespace
    when unprivileged user namespaces are allowed): the kernel has no network at all (not even
@@ -31,6 +32,8 @@ CLONE_NEWNET = 0x40000000
 CLONE_NEWUSER = 0x10000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 4096, 16384, 1 << 18
 PR_SET_NO_NEW_PRIVS = 38
+PR_CAPBSET_DROP = 24
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -118,9 +121,11 @@ def _needed_under_tmp() -> list[Path]:
     return [p for p in under if not any(p != q and p.is_relative_to(q) for q in under)]
 
 
-def main(argv: list[str]) -> None:
-    split = argv.index("--")
-    config, kernel = json.loads(argv[1]), argv[split + 1 :]
+def confine(config: dict, kernel: list[str]) -> tuple[list[str], dict[str, str]]:
+    """Steps 1 to 4 in this process (the working folder is the kernel's run folder); returns
+    the kernel command and environment to run. Used by :func:`main` before ``exec`` and by a
+    warm kernel (:mod:`.warm_kernels`) before it runs ipykernel in-process."""
+    kernel = list(kernel)
     mode, uid = config.get("mode", "root"), int(config.get("uid", 0))
     extra = [(p.name, p.read_bytes() if p.is_file() else None) for p in sorted(Path.cwd().iterdir())] if Path.cwd().is_dir() else []
     connection = None
@@ -172,7 +177,25 @@ def main(argv: list[str]) -> None:
         os.setgid(uid)
         os.setuid(uid)  # from root to another user: every capability is dropped
     _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl")
-    if mode == "userns" and shutil.which("setpriv"):
+    return kernel, env
+
+
+def drop_capabilities():
+    """Drop every capability of this process (root inside a user namespace), bounding set
+    included, so that the mounts stay and nothing is regained by ``exec``."""
+    last = int(Path("/proc/sys/kernel/cap_last_cap").read_text())
+    for cap in range(last + 1):
+        _check(_libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0), "prctl(PR_CAPBSET_DROP)")
+    header = (ctypes.c_uint32 * 2)(_LINUX_CAPABILITY_VERSION_3, 0)
+    data = (ctypes.c_uint32 * 6)()  # effective, permitted, inheritable (two words each): none
+    _check(_libc.capset(header, data), "capset")
+
+
+def main(argv: list[str]) -> None:
+    split = argv.index("--")
+    config, kernel = json.loads(argv[1]), argv[split + 1 :]
+    kernel, env = confine(config, kernel)
+    if config.get("mode") == "userns" and shutil.which("setpriv"):
         # root inside the user namespace: drop every capability, so the mounts stay.
         kernel = ["setpriv", "--inh-caps=-all", "--bounding-set=-all", "--", *kernel]
     os.execvpe(kernel[0], kernel, env)

@@ -19,6 +19,7 @@ In order:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -35,6 +36,7 @@ from .. import assignments as course_tools
 from . import precheck as prechecks
 from . import report as reports
 from . import sandbox
+from . import warm_kernels as warm
 
 VERSION = 1  # bump to make resumed runs regrade everyone after a change of method
 
@@ -51,6 +53,7 @@ class Options:
     work: Path | None = None
     report_dir: Path | None = None
     restart: bool = False
+    warm_kernels: bool = True  # fork kernels from a server that imported the frameworks once
     feedback: bool = True
     hide: list[str] = field(default_factory=list)
     progress: bool = True
@@ -218,82 +221,95 @@ def grade(options: Options) -> reports.RunReport:
     run = reports.RunReport(assignment=assignment, root=str(root), isolation=isolation, workers=workers)
     run.isolation_note = reports.isolation_note(isolation)
 
-    students = find_students(root, assignment, options.students)
-    submitted = root / "submitted"
-    before = {s: hash_tree(submitted / s / assignment) for s in students}
-    run.notes.append(backup_gradebook(db_url, root, work / "backups"))
+    # The warm server imports the frameworks while the template below is made; it is stopped
+    # however the run ends.
+    with contextlib.ExitStack() as stack:
+        server = stack.enter_context(warm.WarmServer(sandbox.grading_env(limits), work / "warm-kernels.log")) if options.warm_kernels else None
+        students = find_students(root, assignment, options.students)
+        submitted = root / "submitted"
+        before = {s: hash_tree(submitted / s / assignment) for s in students}
+        run.notes.append(backup_gradebook(db_url, root, work / "backups"))
 
-    # the assignment's gradebook, once: generate_assignment in a scratch course
-    template_dir = work / "template"
-    if template_dir.exists():
-        shutil.rmtree(template_dir)
-    template_dir.mkdir()
-    template = course_tools.ScratchCourse(template_dir, root, assignment)
-    template.generate()
-    ensure_assignment(db_url, template, assignment)
-    release = template.release_folder
+        # the assignment's gradebook, once: generate_assignment in a scratch course
+        template_dir = work / "template"
+        if template_dir.exists():
+            shutil.rmtree(template_dir)
+        template_dir.mkdir()
+        template = course_tools.ScratchCourse(template_dir, root, assignment)
+        template.generate()
+        ensure_assignment(db_url, template, assignment)
+        release = template.release_folder
 
-    done_dir = work / "done"
-    if options.restart and done_dir.exists():
-        shutil.rmtree(done_dir)
-    done_dir.mkdir(exist_ok=True)
+        done_dir = work / "done"
+        if options.restart and done_dir.exists():
+            shutil.rmtree(done_dir)
+        done_dir.mkdir(exist_ok=True)
 
-    hide = sorted({str(p) for p in [
-        root / source_dir, root / "submitted", root / "autograded", root / "feedback", work, report_dir,
-        *([Path(db_url[len("sqlite:///"):])] if db_url.startswith("sqlite:///") else []),
-        *_package_course_paths(),
-    ]} | set(options.hide))
+        hide = sorted({str(p) for p in [
+            root / source_dir, root / "submitted", root / "autograded", root / "feedback", work, report_dir,
+            *([Path(db_url[len("sqlite:///"):])] if db_url.startswith("sqlite:///") else []),
+            *_package_course_paths(),
+        ]} | set(options.hide))
 
-    results: dict[str, StudentResult] = {}
-    todo = []
-    for index, student in enumerate(students):
-        digest = hashlib.sha256(json.dumps(before[student], sort_keys=True).encode()).hexdigest()
-        marker = done_dir / f"{student}.json"
-        if marker.is_file():
-            saved = json.loads(marker.read_text())
-            if saved.get("submission_hash") == digest and saved.get("version") == VERSION:
-                saved.pop("version", None)
-                results[student] = StudentResult(**saved)
-                continue
-        todo.append((index, student, digest))
-    run.resumed = sorted(results)
+        results: dict[str, StudentResult] = {}
+        todo = []
+        for index, student in enumerate(students):
+            digest = hashlib.sha256(json.dumps(before[student], sort_keys=True).encode()).hexdigest()
+            marker = done_dir / f"{student}.json"
+            if marker.is_file():
+                saved = json.loads(marker.read_text())
+                if saved.get("submission_hash") == digest and saved.get("version") == VERSION:
+                    saved.pop("version", None)
+                    results[student] = StudentResult(**saved)
+                    continue
+            todo.append((index, student, digest))
+        run.resumed = sorted(results)
 
-    progress = Progress(len(todo), options.progress)
+        address = None
+        if server is not None and todo:
+            if server.wait_ready():
+                address = server.address
+                run.notes.append(f"kernels forked from a warm server (it imported the frameworks once, in {server.import_seconds:.1f} s)")
+            else:
+                run.notes.append(f"{server.error}: every kernel was started cold (slower, same grades)")
+        progress = Progress(len(todo), options.progress)
 
-    def job(index: int, student: str, digest: str):
-        checked = prechecks.precheck(student, submitted / student / assignment, release)
-        outcome = sandbox.grade_one(
-            root=root, assignment=assignment, student=student, prechecked=checked, work=work / "students" / student,
-            template_db=template_dir / "gradebook.db", source_dir=source_dir, limits=limits,
-            isolation=isolation, hide=hide, uid=sandbox.new_uid(index),
-        )
-        return student, digest, checked, outcome
+        def job(index: int, student: str, digest: str):
+            checked = prechecks.precheck(student, submitted / student / assignment, release)
+            outcome = sandbox.grade_one(
+                root=root, assignment=assignment, student=student, prechecked=checked, work=work / "students" / student,
+                template_db=template_dir / "gradebook.db", source_dir=source_dir, limits=limits,
+                isolation=isolation, hide=hide, uid=sandbox.new_uid(index), warm_kernels=address,
+            )
+            return student, digest, checked, outcome
 
-    start = time.monotonic()
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(job, *item) for item in todo]
-        for future in as_completed(futures):
-            try:
-                student, digest, checked, outcome = future.result()
-            except Exception as error:  # noqa: BLE001 - report, go on with the others
-                run.notes.append(f"grading crashed: {type(error).__name__}: {error}")
-                continue
-            merge(db_url, assignment, student, outcome, checked, root, work / "students" / student / "course")
-            result = reports.student_result(student, checked, outcome, digest)
-            results[student] = result
-            (done_dir / f"{student}.json").write_text(json.dumps({**result.as_dict(), "version": VERSION}, indent=1, default=str))
-            progress.update(student, result.status)
-    run.seconds = time.monotonic() - start
-    run.graded = len(todo)
+        start = time.monotonic()
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = [pool.submit(job, *item) for item in todo]
+            for future in as_completed(futures):
+                try:
+                    student, digest, checked, outcome = future.result()
+                except Exception as error:  # noqa: BLE001 - report, go on with the others
+                    run.notes.append(f"grading crashed: {type(error).__name__}: {error}")
+                    continue
+                merge(db_url, assignment, student, outcome, checked, root, work / "students" / student / "course")
+                result = reports.student_result(student, checked, outcome, digest)
+                results[student] = result
+                (done_dir / f"{student}.json").write_text(json.dumps({**result.as_dict(), "version": VERSION}, indent=1, default=str))
+                progress.update(student, result.status)
+        run.seconds = time.monotonic() - start
+        if server is not None:
+            server.stop()  # its memory is not needed for the report
+        run.graded = len(todo)
 
-    after = {s: hash_tree(submitted / s / assignment) for s in students}
-    run.submitted_unchanged = before == after
-    if not run.submitted_unchanged:
-        changed = sorted(s for s in students if before[s] != after[s])
-        run.notes.append(f"submitted/ CHANGED during grading for: {', '.join(changed)}")
-    run.students = [results[s] for s in students if s in results]
-    reports.write(run, root, db_url, report_dir, feedback=options.feedback, work=work)
-    return run
+        after = {s: hash_tree(submitted / s / assignment) for s in students}
+        run.submitted_unchanged = before == after
+        if not run.submitted_unchanged:
+            changed = sorted(s for s in students if before[s] != after[s])
+            run.notes.append(f"submitted/ CHANGED during grading for: {', '.join(changed)}")
+        run.students = [results[s] for s in students if s in results]
+        reports.write(run, root, db_url, report_dir, feedback=options.feedback, work=work)
+        return run
 
 
 def _package_course_paths() -> list[Path]:

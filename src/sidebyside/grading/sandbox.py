@@ -104,6 +104,18 @@ class Outcome:
         return dict(self.__dict__)
 
 
+def grading_env(limits: Limits) -> dict[str, str]:
+    """The environment of nbgrader and its kernels (and of the warm server, which must import
+    the frameworks under the same thread settings)."""
+    env = nbgrader_env()
+    # Parallel students share the cores: give each kernel its share of threads, or PyTorch's
+    # and TensorFlow's thread pools oversubscribe the machine (a user's explicit setting wins).
+    if limits.threads:
+        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
+            env.setdefault(name, str(limits.threads))
+    return env
+
+
 def build_course(work: Path, root: Path, assignment: str, source_dir: str, template_db: Path, student: str, prechecked, config_extra: str = "") -> Path:
     """The private scratch course of one student; returns its folder."""
     course = work / "course"
@@ -139,20 +151,37 @@ def build_course(work: Path, root: Path, assignment: str, source_dir: str, templ
     return course
 
 
-def _tree(process) -> list:
+def _subtree(pid: int, started_after: float = 0.0) -> list:
     import psutil
 
     try:
-        parent = psutil.Process(process.pid)
-        return [parent, *parent.children(recursive=True)]
+        root = psutil.Process(pid)
+        if root.create_time() < started_after:  # that pid now belongs to someone else
+            return []
+        return [root, *root.children(recursive=True)]
     except psutil.Error:
         return []
 
 
-def _kill(process) -> None:
+def _kernel_pids(pid_file: Path | None) -> list[int]:
+    """The kernels nbgrader started (warm kernels are children of the warm server, not of
+    nbgrader: the provisioner writes their pids here)."""
+    if pid_file is None or not pid_file.is_file():
+        return []
+    return [int(line) for line in pid_file.read_text().split() if line.isdigit()]
+
+
+def _tree(process, pid_file: Path | None = None, started_after: float = 0.0) -> list:
+    procs = {p.pid: p for p in _subtree(process.pid)}
+    for pid in _kernel_pids(pid_file):
+        procs.update({p.pid: p for p in _subtree(pid, started_after)})
+    return list(procs.values())
+
+
+def _kill(process, pid_file: Path | None = None, started_after: float = 0.0) -> None:
     import psutil
 
-    for proc in reversed(_tree(process)):
+    for proc in reversed(_tree(process, pid_file, started_after)):
         try:
             proc.kill()
         except psutil.Error:
@@ -163,18 +192,20 @@ def _kill(process) -> None:
         pass
 
 
-def run_limited(command: list[str], cwd: Path, env: dict, limits: Limits, log: Path) -> tuple[str, float, float]:
-    """Run ``command``; kill its whole tree past the limits. Returns (status, seconds, peak MB)."""
+def run_limited(command: list[str], cwd: Path, env: dict, limits: Limits, log: Path, pid_file: Path | None = None) -> tuple[str, float, float]:
+    """Run ``command``; kill its whole tree, and the kernels listed in ``pid_file``, past the
+    limits. Returns (status, seconds, peak MB)."""
     import psutil
 
     start = time.monotonic()
+    started_after = time.time() - 1.0
     peak = 0.0
     status = "finished"
     with open(log, "wb") as out:
         process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         while process.poll() is None:
             rss = 0
-            for proc in _tree(process):
+            for proc in _tree(process, pid_file, started_after):
                 try:
                     rss += proc.memory_info().rss
                 except psutil.Error:
@@ -182,16 +213,16 @@ def run_limited(command: list[str], cwd: Path, env: dict, limits: Limits, log: P
             peak = max(peak, rss / 2**20)
             if peak > limits.memory_mb:
                 status = "memory"
-                _kill(process)
+                _kill(process, pid_file, started_after)
                 break
             if time.monotonic() - start > limits.wall_seconds:
                 status = "timeout"
-                _kill(process)
+                _kill(process, pid_file, started_after)
                 break
             time.sleep(limits.poll_seconds)
         process.wait()
         # the kernel may outlive nbgrader when nbgrader itself is killed
-        _kill(process)
+        _kill(process, pid_file, started_after)
     if status == "finished" and process.returncode != 0:
         status = "crashed"
     return status, time.monotonic() - start, peak
@@ -228,7 +259,7 @@ def timed_out_cells(notebook: Path) -> list[str]:
 
 def grade_one(
     *, root: Path, assignment: str, student: str, prechecked, work: Path, template_db: Path, source_dir: str,
-    limits: Limits, isolation: str, hide: list[str], uid: int,
+    limits: Limits, isolation: str, hide: list[str], uid: int, warm_kernels: str | None = None,
 ) -> Outcome:
     """Grade ``student`` in ``work`` (a private folder); never raises for a student's fault."""
     outcome = Outcome(student, isolation=isolation)
@@ -241,12 +272,12 @@ def grade_one(
     settings: dict = {"findings": None, "run_dir": None}
     run_dir = Path(tempfile.mkdtemp(prefix="sbs-run-"))
     settings["run_dir"] = str(run_dir)
-    env = nbgrader_env()
-    # Parallel students share the cores: give each kernel its share of threads, or PyTorch's
-    # and TensorFlow's thread pools oversubscribe the machine (a user's explicit setting wins).
-    if limits.threads:
-        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
-            env.setdefault(name, str(limits.threads))
+    pid_file = work / "kernel-pids"
+    pid_file.unlink(missing_ok=True)
+    settings["kernel_pids"] = str(pid_file)
+    if warm_kernels:
+        settings["warm_kernels"] = warm_kernels
+    env = grading_env(limits)
     if isolation == "namespaces":
         base = Path("/dev/shm") if Path("/dev/shm").is_dir() else Path(tempfile.gettempdir())
         ipc_dir = Path(tempfile.mkdtemp(prefix="sbs-ipc-", dir=base))
@@ -272,7 +303,7 @@ def grade_one(
             command = [sys.executable, "-m", "nbgrader", "autograde", assignment, "--student", student, "--notebook", name, "--force"]
             left = Limits(max(1.0, limits.wall_seconds - (time.monotonic() - start)), limits.memory_mb, limits.poll_seconds, limits.threads)
             log = work / f"nbgrader-{name}.log"
-            status, _, peak = run_limited(command, course, env, left, log)
+            status, _, peak = run_limited(command, course, env, left, log, pid_file)
             outcome.peak_memory_mb = max(outcome.peak_memory_mb, peak)
             logs.append(log.read_text(errors="replace")[-3000:])
             if status != "finished":

@@ -1,0 +1,452 @@
+"""Warm kernels: each student's kernel is forked from a process that has already imported
+the frameworks.
+
+Importing PyTorch and TensorFlow costs about 5 CPU-seconds, close to half of what grading one
+submission costs, and every student's notebook pays it again. A grading run therefore starts
+one *warm server* (``python -m sidebyside.grading.warm_kernels SOCKET``): it takes the grading
+environment, imports NumPy, PyTorch, TensorFlow (which brings Keras, scikit-learn and
+matplotlib) and ipykernel, and waits on a Unix socket in a private folder. To start a
+student's kernel, nbgrader's kernel manager (:class:`WarmKernelProvisioner`, used by
+:class:`sidebyside.grading.execute.GuardedExecute`) sends the kernel command, its environment,
+its working folder and the jail settings. The server forks; the child enters the jail
+(:func:`sidebyside.grading.jail.confine`), takes that environment and runs
+``ipykernel_launcher`` in its own process. A fork shares nothing writable with the server or
+with another student's kernel, and the grading guard is installed in it exactly as in a kernel
+started cold.
+
+So that the child behaves like ``python -m ipykernel_launcher -f CONNECTION``:
+
+- the server imports the frameworks under the same variables a kernel would have set first
+  (``MPLBACKEND`` as ipykernel sets it, the course's ``prepare_environment`` under grading),
+  and the child gets those variables on top of the requested environment;
+- the child has its own session (process group), the nbgrader process's stdout and stderr
+  (passed over the socket) and ``/dev/null`` as stdin; ``sys.path[0]`` is its working folder
+  and ``sys.argv`` the kernel's; NumPy's global random state is reseeded from the OS (Python's
+  ``random`` reseeds itself after a fork);
+- it dies with the server (``PR_SET_PDEATHSIG``), and the server kills it when the nbgrader
+  process that asked for it goes away.
+
+When the server is missing or the kernel is not this interpreter's ``ipykernel_launcher``,
+the provisioner starts the kernel the ordinary way (the same jail, entered by ``exec``).
+
+Protocol: ``SOCK_SEQPACKET``, one JSON object per packet. Request ``{"argv", "env", "cwd",
+"jail"}`` with the caller's stdout and stderr attached (``SCM_RIGHTS``); reply ``{"pid"}`` with
+a pidfd of the kernel attached, or ``{"error"}``; when the kernel ends, ``{"exit": status}``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import selectors
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+#: Imported once in the server: what every assignment's notebook imports, most costly first.
+PRELOAD = ("numpy", "torch", "tensorflow", "keras", "ipykernel.ipkernel")
+#: The kernel command the server can start: this interpreter's ``-m ipykernel_launcher``.
+KERNEL_MODULE = "ipykernel_launcher"
+MAX_MESSAGE = 1 << 20
+READY = "ready"
+PR_SET_PDEATHSIG = 1
+
+
+def can_start(argv: list[str]) -> bool:
+    """Whether ``argv`` is a kernel the server can fork: this interpreter, ``-m ipykernel_launcher``."""
+    if len(argv) < 3 or argv[1:3] != ["-m", KERNEL_MODULE]:
+        return False
+    try:
+        return os.path.samefile(argv[0], sys.executable)
+    except OSError:
+        return False
+
+
+# --- the server ---------------------------------------------------------------------------------
+
+
+def import_time_environment() -> dict[str, str]:
+    """The variables a cold kernel would have set before the frameworks were imported."""
+    from ..frameworks import prepare_environment
+
+    os.environ.setdefault("NBGRADER_EXECUTION", "autograde")
+    # ipykernel sets this before any user code runs; matplotlib reads it when imported
+    # (TensorFlow imports matplotlib), so it must be set before the frameworks are.
+    os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    before = dict(os.environ)
+    prepare_environment()
+    changed = {k: v for k, v in os.environ.items() if before.get(k) != v}
+    return {"MPLBACKEND": os.environ["MPLBACKEND"], **changed}
+
+
+def _pdeathsig(sig: int) -> None:
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0)
+
+
+class Server:
+    """The warm server's loop: accept requests, fork kernels, report their ends."""
+
+    def __init__(self, address: str):
+        self.address = address
+        self.selector = selectors.DefaultSelector()
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.listener.bind(address)
+        self.listener.listen(64)
+        self.selector.register(self.listener, selectors.EVENT_READ, ("accept", None))
+        self.kernels: dict[int, tuple[socket.socket, int]] = {}  # pid -> (connection, pidfd)
+
+    def serve(self) -> None:
+        while True:
+            for key, _ in self.selector.select():
+                kind, data = key.data
+                if kind == "accept":
+                    self._accept()
+                elif kind == "ended":
+                    self._reap(data)
+                elif kind == "caller":
+                    self._caller_event(data)
+
+    def _accept(self) -> None:
+        connection, _ = self.listener.accept()
+        try:
+            message, fds, _, _ = socket.recv_fds(connection, MAX_MESSAGE, 2)
+            request = json.loads(message)
+            pid = self._fork(request, fds, connection)
+        except Exception as error:  # noqa: BLE001 - a bad request must not stop the server
+            try:
+                connection.send(json.dumps({"error": f"{type(error).__name__}: {error}"}).encode())
+            except OSError:
+                pass
+            connection.close()
+            return
+        finally:
+            for fd in locals().get("fds", []):
+                os.close(fd)  # the child has its own copies
+        pidfd = os.pidfd_open(pid)
+        self.kernels[pid] = (connection, pidfd)
+        self.selector.register(pidfd, selectors.EVENT_READ, ("ended", pid))
+        self.selector.register(connection, selectors.EVENT_READ, ("caller", pid))
+        try:
+            socket.send_fds(connection, [json.dumps({"pid": pid}).encode()], [pidfd])
+        except OSError:
+            self._caller_event(pid)  # the caller left already: no one will talk to this kernel
+
+    def _fork(self, request: dict, fds: list[int], connection: socket.socket) -> int:
+        argv = request["argv"]
+        if not can_start(argv):
+            raise ValueError(f"not a kernel this server can start: {argv[:3]}")
+        if len(fds) != 2:
+            raise ValueError("the caller's stdout and stderr must come with the request")
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                self.selector.close()
+                self.listener.close()
+                connection.close()
+                for other, pidfd in self.kernels.values():
+                    other.close()
+                    os.close(pidfd)
+                code = run_kernel(argv, request["env"], request["cwd"], request.get("jail"), fds)
+            except SystemExit as stop:
+                code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+            except BaseException:  # noqa: BLE001 - the child must never return into the server
+                traceback.print_exc()
+            finally:
+                try:
+                    sys.stdout.flush()
+                    sys.stderr.flush()
+                finally:
+                    os._exit(code)
+        return pid
+
+    def _reap(self, pid: int) -> None:
+        connection, pidfd = self.kernels.pop(pid)
+        _, status = os.waitpid(pid, 0)
+        self.selector.unregister(pidfd)
+        os.close(pidfd)
+        try:
+            self.selector.unregister(connection)
+        except (KeyError, ValueError):
+            pass  # already gone (see _caller_event)
+        try:
+            connection.send(json.dumps({"exit": os.waitstatus_to_exitcode(status)}).encode())
+        except OSError:
+            pass
+        connection.close()
+
+    def _caller_event(self, pid: int) -> None:
+        connection, _ = self.kernels[pid]
+        try:
+            data = connection.recv(64)
+        except OSError:
+            data = b""
+        if not data:
+            # the nbgrader process is gone: its kernel must not outlive it
+            self.selector.unregister(connection)
+            for kill in (os.killpg, os.kill):
+                try:
+                    kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+
+
+def run_kernel(argv: list[str], env: dict[str, str], cwd: str, jail: dict | None, fds: list[int]) -> int:
+    """In the forked child: become the student's kernel. Returns its exit status."""
+    import runpy
+
+    os.setsid()
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD, signal.SIGPIPE):
+        signal.signal(signum, signal.SIG_DFL if signum != signal.SIGINT else signal.default_int_handler)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(fds[0], 1)
+    os.dup2(fds[1], 2)
+    for fd in (null, *fds):
+        os.close(fd)
+    os.chdir(cwd)
+    os.environ.clear()
+    os.environ.update({**env, **IMPORT_TIME_ENVIRONMENT})
+    kernel = list(argv)
+    if jail:
+        from . import jail as jails
+
+        kernel, new_env = jails.confine(jail, kernel)
+        os.environ.clear()
+        os.environ.update(new_env)
+        if jail.get("mode") == "userns":
+            jails.drop_capabilities()
+    _pdeathsig(signal.SIGKILL)  # after any change of user id, which clears it
+    if os.getppid() == 1:
+        return 1
+    import numpy
+
+    numpy.random.seed()  # a fresh process would have fresh entropy
+    sys.path[0] = os.getcwd()  # what `python -m` puts first
+    sys.argv = [KERNEL_MODULE, *kernel[3:]]
+    runpy.run_module(KERNEL_MODULE, run_name="__main__", alter_sys=True)
+    return 0
+
+
+IMPORT_TIME_ENVIRONMENT: dict[str, str] = {}
+
+
+def serve(address: str) -> None:
+    """The server's entry point: import, say ready on stdout, serve until killed."""
+    global IMPORT_TIME_ENVIRONMENT
+    _pdeathsig(signal.SIGKILL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C belongs to the grading run
+    IMPORT_TIME_ENVIRONMENT = import_time_environment()
+    start = time.monotonic()
+    for module in PRELOAD:
+        __import__(module)
+    server = Server(address)
+    print(json.dumps({"status": READY, "seconds": round(time.monotonic() - start, 2), "pid": os.getpid()}), flush=True)
+    server.serve()
+
+
+# --- the grading run's side -------------------------------------------------------------------
+
+
+class WarmServer:
+    """Start and stop the warm server of one grading run (``with WarmServer(env, log) as s``)."""
+
+    def __init__(self, env: dict[str, str], log: Path, start_timeout: float = 300.0):
+        self.env = {k: v for k, v in env.items() if not k.startswith(("SIDEBYSIDE_", "SUDO_"))}
+        self.log, self.start_timeout = log, start_timeout
+        self.folder = Path(tempfile.mkdtemp(prefix="sbs-warm-"))  # 0700, under /tmp: hidden in the jail
+        self.address = str(self.folder / "socket")
+        self.process: subprocess.Popen | None = None
+        self.error: str | None = None
+        self.import_seconds: float | None = None
+
+    def start(self) -> "WarmServer":
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        self._log = open(self.log, "ab")
+        # Its own home and working folder: Keras and matplotlib write their settings and caches
+        # there when imported, and `python -m` puts the working folder on sys.path.
+        home = self.folder / "home"
+        home.mkdir()
+        env = {**self.env, "HOME": str(home), "MPLCONFIGDIR": str(home / "mpl")}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "sidebyside.grading.warm_kernels", self.address],
+            env=env, cwd=self.folder, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._log, start_new_session=True,
+        )
+        return self
+
+    def wait_ready(self) -> bool:
+        """Block until the server has imported everything; False (with ``error``) if it failed."""
+        if self.process is None:
+            return False
+        if self.import_seconds is not None:
+            return True
+        selector = selectors.DefaultSelector()
+        selector.register(self.process.stdout, selectors.EVENT_READ)
+        if not selector.select(self.start_timeout):
+            self.error = f"the warm kernel server did not start within {self.start_timeout:.0f} s"
+            self.stop()
+            return False
+        line = self.process.stdout.readline()
+        try:
+            answer = json.loads(line)
+        except ValueError:
+            answer = {}
+        if answer.get("status") != READY:
+            self.error = f"the warm kernel server failed to start (see {self.log})"
+            self.stop()
+            return False
+        self.import_seconds = answer.get("seconds")
+        return True
+
+    def stop(self) -> None:
+        if self.process is not None:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            self.process.wait()
+            self.process.stdout.close()
+            self.process = None
+            self._log.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class ForkedKernel:
+    """The ``Popen``-like handle jupyter_client's provisioner keeps for a forked kernel."""
+
+    stdin = stdout = stderr = None
+
+    def __init__(self, connection: socket.socket, pid: int, pidfd: int):
+        self.connection, self.pid, self.pidfd = connection, pid, pidfd
+        self.returncode: int | None = None
+
+    def _read_end(self, timeout: float | None) -> None:
+        if self.returncode is not None:
+            return
+        self.connection.settimeout(timeout)
+        try:
+            data = self.connection.recv(4096)
+        except (socket.timeout, BlockingIOError):
+            return
+        except OSError:
+            data = b""
+        try:
+            self.returncode = int(json.loads(data)["exit"]) if data else -signal.SIGKILL
+        except (ValueError, KeyError, TypeError):
+            self.returncode = -signal.SIGKILL
+        self._close()
+
+    def _close(self) -> None:
+        self.connection.close()
+        if self.pidfd >= 0:
+            os.close(self.pidfd)
+            self.pidfd = -1
+
+    def poll(self) -> int | None:
+        self._read_end(0.0)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        self._read_end(timeout)
+        if self.returncode is None:
+            raise subprocess.TimeoutExpired("kernel", timeout)
+        return self.returncode
+
+    def send_signal(self, signum: int) -> None:
+        if self.returncode is None and self.pidfd >= 0:
+            try:
+                signal.pidfd_send_signal(self.pidfd, signum)
+            except ProcessLookupError:
+                pass
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+
+def start_kernel(address: str, argv: list[str], env: dict[str, str], cwd: str, jail: dict | None) -> ForkedKernel:
+    """Ask the warm server at ``address`` for a kernel; raises OSError when it cannot."""
+    connection = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        connection.settimeout(60)
+        connection.connect(address)
+        payload = json.dumps({"argv": argv, "env": env, "cwd": cwd, "jail": jail}).encode()
+        socket.send_fds(connection, [payload], [sys.stdout.fileno(), sys.stderr.fileno()])
+        message, fds, _, _ = socket.recv_fds(connection, MAX_MESSAGE, 1)
+        answer = json.loads(message) if message else {"error": "the warm kernel server closed the connection"}
+        if "pid" not in answer or len(fds) != 1:
+            for fd in fds:
+                os.close(fd)
+            raise OSError(answer.get("error", "no kernel from the warm kernel server"))
+    except BaseException:
+        connection.close()
+        raise
+    return ForkedKernel(connection, int(answer["pid"]), fds[0])
+
+
+def _provisioner_class():
+    from jupyter_client.provisioning import LocalProvisioner
+
+    class WarmKernelProvisioner(LocalProvisioner):
+        """Starts the kernel as a fork of the warm server when it can (see the module text)."""
+
+        #: file the kernel's pid is appended to, for the sandbox's memory and time limits
+        pid_file: str | None = None
+        address: str | None = None
+        jail: dict | None = None
+
+        async def launch_kernel(self, cmd: list[str], **kwargs):
+            kernel = list(cmd)
+            jail = None
+            if kernel[1:3] == ["-m", "sidebyside.grading.jail"] and "--" in kernel:
+                jail, kernel = json.loads(kernel[3]), kernel[kernel.index("--") + 1 :]
+            if self.address and can_start(kernel):
+                env = {k: str(v) for k, v in (kwargs.get("env") or os.environ).items()}
+                if not kwargs.get("independent"):
+                    env["JPY_PARENT_PID"] = str(os.getpid())  # as jupyter_client's launcher sets it
+                cwd = str(kwargs.get("cwd") or os.getcwd())
+                try:
+                    self.process = start_kernel(self.address, kernel, env, cwd, jail)
+                except OSError as error:
+                    self.log.warning("warm kernel unavailable (%s): starting a cold one", error)
+                else:
+                    self.pid = self.pgid = self.process.pid
+                    self.cwd = cwd
+                    self._record_pid()
+                    return self.connection_info
+            connection_info = await super().launch_kernel(cmd, **kwargs)
+            self._record_pid()
+            return connection_info
+
+        def _record_pid(self):
+            if self.pid_file:
+                with open(self.pid_file, "a") as out:
+                    out.write(f"{self.pid}\n")
+
+    return WarmKernelProvisioner
+
+
+def provisioner(kernel_id: str, kernel_spec, parent, *, address: str | None, pid_file: str | None):
+    """A :class:`WarmKernelProvisioner` for one kernel manager."""
+    instance = _provisioner_class()(kernel_id=kernel_id, kernel_spec=kernel_spec, parent=parent)
+    instance.address, instance.pid_file = address, pid_file
+    return instance
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1])
