@@ -2,7 +2,7 @@
 solution) and half blank (the release), with plain sequential `nbgrader autograde` and with
 `sidebyside grade`, in the same run on this machine; also time the solution notebook alone.
 
-    .venv/bin/python benchmarks/grading.py [--students 40] [--assignment 03-visualization] [--workers 2]
+    .venv/bin/python benchmarks/grading.py [--students 40] [--assignment 03-visualization] [--workers 2] [--cold-kernels]
 
 Prints students per minute, the speed-up, the per-submission overhead over executing the
 notebook alone, and peak memory. Run it on an otherwise idle machine.
@@ -11,6 +11,7 @@ notebook alone, and peak memory. Run it on an otherwise idle machine.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import subprocess
@@ -30,18 +31,23 @@ from sidebyside import assignments, notebooks  # noqa: E402
 
 
 class PeakMemory:
-    """Peak total RSS of a process tree, sampled every 0.2 s."""
+    """Peak total memory of a process tree, sampled every 0.2 s: RSS (pages shared between
+    processes, such as a warm kernel's and its server's, counted in each) and PSS (shared pages
+    split between the processes that share them)."""
 
     def __init__(self, pid: int):
-        self.pid, self.peak_mb, self._stop = pid, 0.0, threading.Event()
+        self.pid, self.peak_mb, self.peak_pss_mb, self._stop = pid, 0.0, 0.0, threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
 
     def _watch(self):
         while not self._stop.is_set():
             try:
                 root = psutil.Process(self.pid)
-                rss = sum(p.memory_info().rss for p in [root, *root.children(recursive=True)])
+                tree = [root, *root.children(recursive=True)]
+                rss = sum(p.memory_info().rss for p in tree)
+                pss = sum(p.memory_full_info().pss for p in tree)
                 self.peak_mb = max(self.peak_mb, rss / 2**20)
+                self.peak_pss_mb = max(self.peak_pss_mb, pss / 2**20)
             except psutil.Error:
                 pass
             time.sleep(0.2)
@@ -68,7 +74,7 @@ def make_course(folder: Path, assignment: str, students: int) -> Path:
     return folder
 
 
-def timed(command: list[str], cwd: Path) -> tuple[float, float, subprocess.CompletedProcess]:
+def timed(command: list[str], cwd: Path) -> tuple[float, PeakMemory, str]:
     start = time.perf_counter()
     process = subprocess.Popen(command, cwd=cwd, env=assignments.nbgrader_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     with PeakMemory(process.pid) as memory:
@@ -77,7 +83,38 @@ def timed(command: list[str], cwd: Path) -> tuple[float, float, subprocess.Compl
     if process.returncode not in (0, 1):
         print(output[-3000:])
         raise SystemExit(f"{' '.join(command)} failed with exit code {process.returncode}")
-    return seconds, memory.peak_mb, output
+    return seconds, memory, output
+
+
+def notebook_in_warm_kernel(path: Path, threads: int) -> float:
+    """Seconds to execute ``path`` alone in a kernel forked from a warm server, under the
+    grading environment of a run (``threads`` per kernel): the baseline of the harness's own
+    overhead when `sidebyside grade` uses warm kernels."""
+    import json
+    import os
+
+    from nbclient import NotebookClient
+
+    from sidebyside.grading import execute, sandbox, warm_kernels
+
+    limits = sandbox.Limits(threads=threads)
+    with tempfile.TemporaryDirectory(prefix="bench-warm-") as folder, warm_kernels.WarmServer(sandbox.grading_env(limits), Path(folder) / "log") as server:
+        assert server.wait_ready(), server.error
+        saved = dict(os.environ)
+        os.environ.update(sandbox.grading_env(limits))
+        os.environ.update({execute.SETTINGS_ENV: json.dumps({"warm_kernels": server.address}), "NBGRADER_EXECUTION": "autograde"})
+        try:
+            nb = nbformat.read(path, as_version=4)
+            start = time.perf_counter()
+            NotebookClient(nb, timeout=600, kernel_manager_class=execute.GradingKernelManager, allow_errors=True, resources={"metadata": {"path": str(path.parent)}}).execute()
+            return time.perf_counter() - start
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+
+def peak(memory: PeakMemory) -> str:
+    return f"peak {memory.peak_mb:.0f} MB RSS, {memory.peak_pss_mb:.0f} MB PSS"
 
 
 def main() -> None:
@@ -85,6 +122,7 @@ def main() -> None:
     parser.add_argument("--students", type=int, default=40)
     parser.add_argument("--assignment", default="03-visualization")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--cold-kernels", action="store_true", help="grade with --cold-kernels (the method before warm kernels)")
     args = parser.parse_args()
     a, n = args.assignment, args.students
 
@@ -94,20 +132,28 @@ def main() -> None:
         alone.append(run.seconds)
     notebook_s = statistics.mean(alone)
     print(f"solution notebook alone (under grading): {notebook_s:.1f} s (runs: {', '.join(f'{s:.1f}' for s in alone)}), peak {run.peak_memory_mb:.0f} MB")
+    threads = max(1, (os.cpu_count() or 1) // args.workers)
+    warm = [notebook_in_warm_kernel(ROOT / "solutions" / a / f"{a}.ipynb", threads) for _ in range(2)]
+    warm_s = statistics.mean(warm)
+    print(f"solution notebook alone in a warm kernel ({threads} thread(s), as in the run): {warm_s:.1f} s (runs: {', '.join(f'{s:.1f}' for s in warm)})")
 
     with tempfile.TemporaryDirectory(prefix="bench-plain-") as plain_dir, tempfile.TemporaryDirectory(prefix="bench-sbs-") as sbs_dir:
         plain = make_course(Path(plain_dir), a, n)
         assignments.run_nbgrader(["generate_assignment", a, "--force"], plain)
-        plain_s, plain_mb, _ = timed([sys.executable, "-m", "nbgrader", "autograde", a, "--force"], plain)
-        print(f"plain nbgrader autograde: {n} students in {plain_s:.0f} s = {60 * n / plain_s:.2f} students/min, peak {plain_mb:.0f} MB")
+        plain_s, plain_memory, _ = timed([sys.executable, "-m", "nbgrader", "autograde", a, "--force"], plain)
+        print(f"plain nbgrader autograde: {n} students in {plain_s:.0f} s = {60 * n / plain_s:.2f} students/min, {peak(plain_memory)}")
 
         ours = make_course(Path(sbs_dir), a, n)
-        ours_s, ours_mb, _ = timed([sys.executable, "-m", "sidebyside.cli", "grade", a, "--workers", str(args.workers), "--quiet", "--no-feedback"], ours)
-        print(f"sidebyside grade --workers {args.workers}: {n} students in {ours_s:.0f} s = {60 * n / ours_s:.2f} students/min, peak {ours_mb:.0f} MB")
+        command = [sys.executable, "-m", "sidebyside.cli", "grade", a, "--workers", str(args.workers), "--quiet", "--no-feedback"]
+        ours_s, ours_memory, _ = timed(command + (["--cold-kernels"] if args.cold_kernels else []), ours)
+        label = " --cold-kernels" if args.cold_kernels else ""
+        print(f"sidebyside grade --workers {args.workers}{label}: {n} students in {ours_s:.0f} s = {60 * n / ours_s:.2f} students/min, {peak(ours_memory)}")
 
     print(f"speed-up over plain nbgrader: {plain_s / ours_s:.2f}x (target 1.8x)")
     per_student = ours_s * args.workers / n
     print(f"per-submission cost per worker: {per_student:.1f} s vs {notebook_s:.1f} s alone: overhead {100 * (per_student / notebook_s - 1):.0f}% (target 20%)")
+    if not args.cold_kernels:
+        print(f"  and vs {warm_s:.1f} s alone in a warm kernel: overhead {100 * (per_student / warm_s - 1):.0f}% (the harness's own cost)")
 
 
 if __name__ == "__main__":

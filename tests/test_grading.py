@@ -148,6 +148,21 @@ def test_a_second_run_resumes_without_regrading(grading):
 
 
 @pytest.mark.nbgrader
+def test_cold_kernels_give_the_same_grades(grading, tmp_path):
+    """Warm kernels are only a way to start faster: an honest, a cheating and a broken
+    submission graded in kernels started the ordinary way get the very same cell scores."""
+    _, _, warm = grading
+    course = make_class(tmp_path / "cold-class")
+    chosen = ["honest", "cheat-runtime", "partial-broken"]
+    cold = run.grade(run.Options(root=course, assignment=A, students=chosen, workers=2, progress=False, feedback=False, warm_kernels=False))
+    assert not any("warm server" in note for note in cold.notes), cold.notes
+    warm_students, cold_students = by_student(warm), by_student(cold)
+    for name in chosen:
+        assert cold_students[name].outcome["scores"] == warm_students[name].outcome["scores"], name
+        assert cold_students[name].status == warm_students[name].status, name
+
+
+@pytest.mark.nbgrader
 def test_plain_nbgrader_is_fooled(tmp_path):
     """The same cheats under plain `nbgrader autograde` earn points: the guard is needed."""
     from sidebyside.assignments import run_nbgrader

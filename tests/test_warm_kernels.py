@@ -87,6 +87,7 @@ def test_a_warm_kernel_runs_like_a_cold_one(server, monkeypatch, tmp_path):
         "import matplotlib.pyplot as plt; plt.plot([1, 3, 2]);",
         "print(np.random.rand())",
         "import torch, tensorflow as tf; print(torch.ones(3).sum().item(), float(tf.reduce_sum(tf.ones(3))))",
+        "print(open('/proc/self/oom_score_adj').read().strip())",
     ], run_dir)
     preloaded, pid, parent = texts[0].rsplit(" ", 2)
     assert preloaded == "True True", "the frameworks should come already imported"
@@ -96,6 +97,8 @@ def test_a_warm_kernel_runs_like_a_cold_one(server, monkeypatch, tmp_path):
     assert texts[2] == "from the kernel manager -1 1"
     assert "image/png" in texts[3], "figures should show inline, as in a cold kernel"
     assert texts[5] == "3.0 3.0"
+    server_score = int(Path(f"/proc/{server.process.pid}/oom_score_adj").read_text())
+    assert int(texts[6]) > server_score or server_score == 1000, "out of memory, a kernel should go before the server"
     again = run_cells(["import numpy as np; print(np.random.rand())"], run_dir)
     assert again[0] != texts[4], "each kernel should get fresh random state, not the server's"
 

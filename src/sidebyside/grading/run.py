@@ -299,6 +299,8 @@ def grade(options: Options) -> reports.RunReport:
                 progress.update(student, result.status)
         run.seconds = time.monotonic() - start
         if server is not None:
+            if address and server.process is not None and server.process.poll() is not None:
+                run.notes.append(f"the warm kernel server stopped during the run (exit status {server.process.returncode}, see {server.log}): later kernels were started cold")
             server.stop()  # its memory is not needed for the report
         run.graded = len(todo)
 

@@ -24,7 +24,8 @@ So that the child behaves like ``python -m ipykernel_launcher -f CONNECTION``:
   and ``sys.argv`` the kernel's; NumPy's global random state is reseeded from the OS (Python's
   ``random`` reseeds itself after a fork);
 - it dies with the server (``PR_SET_PDEATHSIG``), and the server kills it when the nbgrader
-  process that asked for it goes away.
+  process that asked for it goes away; out of memory, the kernel is killed before the server
+  (``oom_score_adj``).
 
 When the server is missing or the kernel is not this interpreter's ``ipykernel_launcher``,
 the provisioner starts the kernel the ordinary way (the same jail, entered by ``exec``).
@@ -203,6 +204,8 @@ def run_kernel(argv: list[str], env: dict[str, str], cwd: str, jail: dict | None
     import runpy
 
     os.setsid()
+    if KERNEL_OOM_SCORE_ADJ is not None:
+        _oom_score_adj(KERNEL_OOM_SCORE_ADJ)  # raising it needs no privilege
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD, signal.SIGPIPE):
         signal.signal(signum, signal.SIG_DFL if signum != signal.SIGINT else signal.default_int_handler)
     null = os.open(os.devnull, os.O_RDONLY)
@@ -236,12 +239,28 @@ def run_kernel(argv: list[str], env: dict[str, str], cwd: str, jail: dict | None
 
 
 IMPORT_TIME_ENVIRONMENT: dict[str, str] = {}
+KERNEL_OOM_SCORE_ADJ: str | None = None  # higher than the server's
+
+
+def _oom_score_adj(value: str | None = None) -> str | None:
+    """Read, or set, this process's ``oom_score_adj`` (None where it cannot be)."""
+    path = Path("/proc/self/oom_score_adj")
+    try:
+        if value is not None:
+            path.write_text(value)
+        return path.read_text().strip()
+    except OSError:
+        return None
 
 
 def serve(address: str) -> None:
     """The server's entry point: import, say ready on stdout, serve until killed."""
-    global IMPORT_TIME_ENVIRONMENT
+    global IMPORT_TIME_ENVIRONMENT, KERNEL_OOM_SCORE_ADJ
     _pdeathsig(signal.SIGKILL)
+    # Out of memory, a kernel should go, not the server all kernels come from: kernels raise
+    # their score (lowering the server's would need CAP_SYS_RESOURCE, which containers lack).
+    current = _oom_score_adj()
+    KERNEL_OOM_SCORE_ADJ = str(min(1000, int(current) + 500)) if current is not None else None
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C belongs to the grading run
     IMPORT_TIME_ENVIRONMENT = import_time_environment()
     start = time.monotonic()
