@@ -2,7 +2,7 @@
 solution) and half blank (the release), with plain sequential `nbgrader autograde` and with
 `sidebyside grade`, in the same run on this machine; also time the solution notebook alone.
 
-    .venv/bin/python benchmarks/grading.py [--students 40] [--assignment 03-visualization] [--workers 2] [--cold-kernels]
+    .venv/bin/python benchmarks/grading.py [--students 40] [--assignment 03-visualization] [--workers 2] [--cold-start]
 
 Prints students per minute, the speed-up, the per-submission overhead over executing the
 notebook alone, and peak memory. Run it on an otherwise idle machine.
@@ -95,10 +95,10 @@ def notebook_in_warm_kernel(path: Path, threads: int) -> float:
 
     from nbclient import NotebookClient
 
-    from sidebyside.grading import execute, sandbox, warm_kernels
+    from sidebyside.grading import execute, sandbox, warm_start
 
     limits = sandbox.Limits(threads=threads)
-    with tempfile.TemporaryDirectory(prefix="bench-warm-") as folder, warm_kernels.WarmServer(sandbox.grading_env(limits), Path(folder) / "log") as server:
+    with tempfile.TemporaryDirectory(prefix="bench-warm-") as folder, warm_start.WarmServer(warm_start.KERNELS, sandbox.grading_env(limits), Path(folder) / "log") as server:
         assert server.wait_ready(), server.error
         saved = dict(os.environ)
         os.environ.update(sandbox.grading_env(limits))
@@ -122,7 +122,7 @@ def main() -> None:
     parser.add_argument("--students", type=int, default=40)
     parser.add_argument("--assignment", default="03-visualization")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--cold-kernels", action="store_true", help="grade with --cold-kernels (the method before warm kernels)")
+    parser.add_argument("--cold-start", action="store_true", help="grade with --cold-start (the method before warm starts)")
     args = parser.parse_args()
     a, n = args.assignment, args.students
 
@@ -145,14 +145,14 @@ def main() -> None:
 
         ours = make_course(Path(sbs_dir), a, n)
         command = [sys.executable, "-m", "sidebyside.cli", "grade", a, "--workers", str(args.workers), "--quiet", "--no-feedback"]
-        ours_s, ours_memory, _ = timed(command + (["--cold-kernels"] if args.cold_kernels else []), ours)
-        label = " --cold-kernels" if args.cold_kernels else ""
+        ours_s, ours_memory, _ = timed(command + (["--cold-start"] if args.cold_start else []), ours)
+        label = " --cold-start" if args.cold_start else ""
         print(f"sidebyside grade --workers {args.workers}{label}: {n} students in {ours_s:.0f} s = {60 * n / ours_s:.2f} students/min, {peak(ours_memory)}")
 
     print(f"speed-up over plain nbgrader: {plain_s / ours_s:.2f}x (target 1.8x)")
     per_student = ours_s * args.workers / n
     print(f"per-submission cost per worker: {per_student:.1f} s vs {notebook_s:.1f} s alone: overhead {100 * (per_student / notebook_s - 1):.0f}% (target 20%)")
-    if not args.cold_kernels:
+    if not args.cold_start:
         print(f"  and vs {warm_s:.1f} s alone in a warm kernel: overhead {100 * (per_student / warm_s - 1):.0f}% (the harness's own cost)")
 
 

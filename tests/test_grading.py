@@ -128,7 +128,8 @@ def test_submitted_is_unchanged_and_the_run_is_recorded(grading):
     assert result.submitted_unchanged
     assert tree_hash(course / "submitted") == before
     assert any("backed up" in n or "nothing to back up" in n for n in result.notes), result.notes
-    assert any("forked from a warm server" in n for n in result.notes), "the class should be graded with warm kernels"
+    for what in ("kernels", "nbgrader processes"):
+        assert any(n.startswith(f"{what} forked from a warm server") for n in result.notes), f"the class should be graded with warm {what}: {result.notes}"
     with open(course / "reports" / A / "grades.csv", newline="") as handle:
         rows = {row["student_id"]: row for row in csv.DictReader(handle)}
     assert set(class_03.EXPECTED) <= set(rows)
@@ -148,13 +149,14 @@ def test_a_second_run_resumes_without_regrading(grading):
 
 
 @pytest.mark.nbgrader
-def test_cold_kernels_give_the_same_grades(grading, tmp_path):
-    """Warm kernels are only a way to start faster: an honest, a cheating and a broken
-    submission graded in kernels started the ordinary way get the very same cell scores."""
+def test_a_cold_start_gives_the_same_grades(grading, tmp_path):
+    """A warm start is only a way to start faster: an honest, a cheating and a broken
+    submission graded by nbgrader processes and kernels started the ordinary way get the very
+    same cell scores."""
     _, _, warm = grading
     course = make_class(tmp_path / "cold-class")
     chosen = ["honest", "cheat-runtime", "partial-broken"]
-    cold = run.grade(run.Options(root=course, assignment=A, students=chosen, workers=2, progress=False, feedback=False, warm_kernels=False))
+    cold = run.grade(run.Options(root=course, assignment=A, students=chosen, workers=2, progress=False, feedback=False, warm_start=False))
     assert not any("warm server" in note for note in cold.notes), cold.notes
     warm_students, cold_students = by_student(warm), by_student(cold)
     for name in chosen:

@@ -54,7 +54,7 @@ def _grade(args) -> int:
         work=Path(args.workdir) if args.workdir else None,
         report_dir=Path(args.report_dir) if args.report_dir else None,
         restart=args.restart,
-        warm_kernels=not args.cold_kernels,
+        warm_start=not args.cold_start,
         feedback=not args.no_feedback,
         hide=args.hide,
         progress=not args.quiet,
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--report-dir", metavar="DIR", help="where the report goes (default COURSE/reports/ASSIGNMENT)")
     grade.add_argument("--hide", action="append", default=[], metavar="PATH", help="another path student code must not see (repeatable)")
     grade.add_argument("--restart", action="store_true", help="regrade everyone (default: resume, skipping students already done)")
-    grade.add_argument("--cold-kernels", action="store_true", help="start every kernel from scratch instead of forking it from a server that imported the frameworks once (slower, same grades)")
+    grade.add_argument("--cold-start", action="store_true", help="start every nbgrader process and kernel from scratch instead of forking them from servers that imported nbgrader and the frameworks once (slower, same grades)")
     grade.add_argument("--no-feedback", action="store_true", help="skip nbgrader generate_feedback")
     grade.add_argument("--quiet", action="store_true", help="no progress bar")
     grade.set_defaults(run=_grade)

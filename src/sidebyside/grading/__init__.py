@@ -3,8 +3,8 @@
 - :mod:`.precheck`: check each submission first (repair what can be repaired, flag the rest);
 - :mod:`.sandbox`: grade one student in a private scratch course, in its own process, with a
   wall-clock budget, a memory cap, no network and no view of other files (:mod:`.jail`);
-- :mod:`.warm_kernels`: each kernel forked from one server that imported the frameworks once
-  (about 5 CPU-seconds saved per student);
+- :mod:`.warm_start`: nbgrader processes and kernels forked from servers that imported
+  nbgrader and the frameworks once (about 7 CPU-seconds saved per student);
 - :mod:`.execute` and :mod:`.kernel_guard`: nbgrader's Execute preprocessor with a guard
   against submissions that tamper with the grading (patched builtins or checks, rewritten
   cells, hidden tracebacks, a killed kernel);

@@ -91,7 +91,7 @@ def error_output(ename: str, evalue: str) -> NotebookNode:
 
 class GradingKernelManager(AsyncKernelManager):
     """Starts the student's kernel as a fork of the run's warm server when there is one
-    (:mod:`.warm_kernels`), and inside the jail when the machine allows it (:mod:`.jail`)."""
+    (:mod:`.warm_start`), and inside the jail when the machine allows it (:mod:`.jail`)."""
 
     def format_kernel_cmd(self, extra_arguments=None):
         cmd = super().format_kernel_cmd(extra_arguments)
@@ -102,11 +102,11 @@ class GradingKernelManager(AsyncKernelManager):
 
     async def _async_pre_start_kernel(self, **kw):
         if self.provisioner is None:
-            from . import warm_kernels
+            from . import warm_start
 
             config = settings()
             self.kernel_id = self.kernel_id or kw.pop("kernel_id", str(uuid.uuid4()))
-            self.provisioner = warm_kernels.provisioner(
+            self.provisioner = warm_start.provisioner(
                 self.kernel_id, self.kernel_spec, self, address=config.get("warm_kernels"), pid_file=config.get("kernel_pids")
             )
         return await super()._async_pre_start_kernel(**kw)

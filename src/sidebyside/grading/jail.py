@@ -1,7 +1,7 @@
 """Start a student's kernel in a jail: ``python -m sidebyside.grading.jail SETTINGS -- KERNEL...``.
 
 Used by :class:`sidebyside.grading.execute.GradingKernelManager` (a cold kernel, entered by
-``exec``) and by :mod:`.warm_kernels` (a forked kernel, :func:`confine` in-process). In order:
+``exec``) and by :mod:`.warm_start` (a forked kernel, :func:`confine` in-process). In order:
 
 1. new mount and network namespaces (``unshare(2)``; as root, or inside a new user namespace
    when unprivileged user namespaces are allowed): the kernel has no network at all (not even
@@ -124,7 +124,7 @@ def _needed_under_tmp() -> list[Path]:
 def confine(config: dict, kernel: list[str]) -> tuple[list[str], dict[str, str]]:
     """Steps 1 to 4 in this process (the working folder is the kernel's run folder); returns
     the kernel command and environment to run. Used by :func:`main` before ``exec`` and by a
-    warm kernel (:mod:`.warm_kernels`) before it runs ipykernel in-process."""
+    warm kernel (:mod:`.warm_start`) before it runs ipykernel in-process."""
     kernel = list(kernel)
     mode, uid = config.get("mode", "root"), int(config.get("uid", 0))
     extra = [(p.name, p.read_bytes() if p.is_file() else None) for p in sorted(Path.cwd().iterdir())] if Path.cwd().is_dir() else []

@@ -36,7 +36,7 @@ from .. import assignments as course_tools
 from . import precheck as prechecks
 from . import report as reports
 from . import sandbox
-from . import warm_kernels as warm
+from . import warm_start as warm
 
 VERSION = 1  # bump to make resumed runs regrade everyone after a change of method
 
@@ -53,7 +53,7 @@ class Options:
     work: Path | None = None
     report_dir: Path | None = None
     restart: bool = False
-    warm_kernels: bool = True  # fork kernels from a server that imported the frameworks once
+    warm_start: bool = True  # fork nbgrader and kernels from servers that imported them once
     feedback: bool = True
     hide: list[str] = field(default_factory=list)
     progress: bool = True
@@ -221,10 +221,13 @@ def grade(options: Options) -> reports.RunReport:
     run = reports.RunReport(assignment=assignment, root=str(root), isolation=isolation, workers=workers)
     run.isolation_note = reports.isolation_note(isolation)
 
-    # The warm server imports the frameworks while the template below is made; it is stopped
-    # however the run ends.
+    # The warm servers import nbgrader and the frameworks while the template below is made;
+    # they are stopped however the run ends.
     with contextlib.ExitStack() as stack:
-        server = stack.enter_context(warm.WarmServer(sandbox.grading_env(limits), work / "warm-kernels.log")) if options.warm_kernels else None
+        servers = {}
+        if options.warm_start:
+            for role in (warm.KERNELS, warm.NBGRADER):
+                servers[role] = stack.enter_context(warm.WarmServer(role, sandbox.grading_env(limits), work / f"warm-{role}.log"))
         students = find_students(root, assignment, options.students)
         submitted = root / "submitted"
         before = {s: hash_tree(submitted / s / assignment) for s in students}
@@ -265,13 +268,14 @@ def grade(options: Options) -> reports.RunReport:
             todo.append((index, student, digest))
         run.resumed = sorted(results)
 
-        address = None
-        if server is not None and todo:
+        addresses = {}
+        for role, server in servers.items() if todo else ():
+            what = "kernels" if role == warm.KERNELS else "nbgrader processes"
             if server.wait_ready():
-                address = server.address
-                run.notes.append(f"kernels forked from a warm server (it imported the frameworks once, in {server.import_seconds:.1f} s)")
+                addresses[role] = server.address
+                run.notes.append(f"{what} forked from a warm server (it made its imports once, in {server.import_seconds:.1f} s)")
             else:
-                run.notes.append(f"{server.error}: every kernel was started cold (slower, same grades)")
+                run.notes.append(f"{server.error}: {what} were started cold (slower, same grades)")
         progress = Progress(len(todo), options.progress)
 
         def job(index: int, student: str, digest: str):
@@ -279,7 +283,7 @@ def grade(options: Options) -> reports.RunReport:
             outcome = sandbox.grade_one(
                 root=root, assignment=assignment, student=student, prechecked=checked, work=work / "students" / student,
                 template_db=template_dir / "gradebook.db", source_dir=source_dir, limits=limits,
-                isolation=isolation, hide=hide, uid=sandbox.new_uid(index), warm_kernels=address,
+                isolation=isolation, hide=hide, uid=sandbox.new_uid(index), warm=addresses,
             )
             return student, digest, checked, outcome
 
@@ -298,9 +302,9 @@ def grade(options: Options) -> reports.RunReport:
                 (done_dir / f"{student}.json").write_text(json.dumps({**result.as_dict(), "version": VERSION}, indent=1, default=str))
                 progress.update(student, result.status)
         run.seconds = time.monotonic() - start
-        if server is not None:
-            if address and server.process is not None and server.process.poll() is not None:
-                run.notes.append(f"the warm kernel server stopped during the run (exit status {server.process.returncode}, see {server.log}): later kernels were started cold")
+        for role, server in servers.items():
+            if role in addresses and server.process is not None and server.process.poll() is not None:
+                run.notes.append(f"the warm {role} server stopped during the run (exit status {server.process.returncode}, see {server.log}): what came later was started cold")
             server.stop()  # its memory is not needed for the report
         run.graded = len(todo)
 

@@ -37,6 +37,7 @@ from pathlib import Path
 import nbformat
 
 from ..assignments import nbgrader_env
+from . import warm_start
 
 GUARD_CONFIG = '''
 
@@ -192,9 +193,12 @@ def _kill(process, pid_file: Path | None = None, started_after: float = 0.0) -> 
         pass
 
 
-def run_limited(command: list[str], cwd: Path, env: dict, limits: Limits, log: Path, pid_file: Path | None = None) -> tuple[str, float, float]:
-    """Run ``command``; kill its whole tree, and the kernels listed in ``pid_file``, past the
-    limits. Returns (status, seconds, peak MB)."""
+def run_limited(
+    command: list[str], cwd: Path, env: dict, limits: Limits, log: Path, pid_file: Path | None = None, warm_nbgrader: str | None = None,
+) -> tuple[str, float, float]:
+    """Run ``command`` (forked from the warm nbgrader server at ``warm_nbgrader`` when it can
+    be); kill its whole tree, and the kernels listed in ``pid_file``, past the limits. Returns
+    (status, seconds, peak MB)."""
     import psutil
 
     start = time.monotonic()
@@ -202,7 +206,15 @@ def run_limited(command: list[str], cwd: Path, env: dict, limits: Limits, log: P
     peak = 0.0
     status = "finished"
     with open(log, "wb") as out:
-        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        process = None
+        if warm_nbgrader and warm_start.can_start(warm_start.NBGRADER, command):
+            try:
+                process = warm_start.start(warm_nbgrader, command, env, str(cwd), stdout=out.fileno(), stderr=out.fileno())
+            except OSError as error:
+                out.write(f"warm nbgrader unavailable ({error}): starting it cold\n".encode())
+                out.flush()
+        if process is None:
+            process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         while process.poll() is None:
             rss = 0
             for proc in _tree(process, pid_file, started_after):
@@ -259,7 +271,7 @@ def timed_out_cells(notebook: Path) -> list[str]:
 
 def grade_one(
     *, root: Path, assignment: str, student: str, prechecked, work: Path, template_db: Path, source_dir: str,
-    limits: Limits, isolation: str, hide: list[str], uid: int, warm_kernels: str | None = None,
+    limits: Limits, isolation: str, hide: list[str], uid: int, warm: dict[str, str] | None = None,
 ) -> Outcome:
     """Grade ``student`` in ``work`` (a private folder); never raises for a student's fault."""
     outcome = Outcome(student, isolation=isolation)
@@ -275,8 +287,9 @@ def grade_one(
     pid_file = work / "kernel-pids"
     pid_file.unlink(missing_ok=True)
     settings["kernel_pids"] = str(pid_file)
-    if warm_kernels:
-        settings["warm_kernels"] = warm_kernels
+    warm = warm or {}
+    if warm.get(warm_start.KERNELS):
+        settings["warm_kernels"] = warm[warm_start.KERNELS]
     env = grading_env(limits)
     if isolation == "namespaces":
         base = Path("/dev/shm") if Path("/dev/shm").is_dir() else Path(tempfile.gettempdir())
@@ -303,7 +316,7 @@ def grade_one(
             command = [sys.executable, "-m", "nbgrader", "autograde", assignment, "--student", student, "--notebook", name, "--force"]
             left = Limits(max(1.0, limits.wall_seconds - (time.monotonic() - start)), limits.memory_mb, limits.poll_seconds, limits.threads)
             log = work / f"nbgrader-{name}.log"
-            status, _, peak = run_limited(command, course, env, left, log, pid_file)
+            status, _, peak = run_limited(command, course, env, left, log, pid_file, warm.get(warm_start.NBGRADER))
             outcome.peak_memory_mb = max(outcome.peak_memory_mb, peak)
             logs.append(log.read_text(errors="replace")[-3000:])
             if status != "finished":

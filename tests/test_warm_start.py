@@ -1,6 +1,6 @@
-"""Warm kernels (sidebyside.grading.warm_kernels), for real: one warm server that imported the
+"""Warm start (sidebyside.grading.warm_start), for real: a warm server that imported the
 frameworks, kernels forked from it through the same kernel manager nbgrader uses in
-`sidebyside grade`.
+`sidebyside grade`, and a warm server that forks nbgrader's command line.
 
 - a forked kernel behaves like a cold one (inline figures, its run folder, the requested
   environment, GPUs hidden, fresh random state) while it did not import the frameworks again;
@@ -8,7 +8,8 @@ frameworks, kernels forked from it through the same kernel manager nbgrader uses
 - the sandbox's memory cap and time budget reach it although it is not nbgrader's child;
 - a kernel that exits is seen as dead, a kernel whose caller vanished is killed, a request
   for anything but this interpreter's ipykernel is refused, and without a server kernels
-  start cold.
+  start cold;
+- a forked nbgrader runs its command line, with the caller's output and exit status.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import json
 import os
 import signal
 import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -28,7 +30,7 @@ from conftest import ROOT
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
-from sidebyside.grading import execute, sandbox, warm_kernels
+from sidebyside.grading import execute, sandbox, warm_start
 
 pytestmark = pytest.mark.nbgrader
 
@@ -45,7 +47,7 @@ NotebookClient(nb, timeout=600, kernel_manager_class=GradingKernelManager).execu
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     log = tmp_path_factory.mktemp("warm") / "server.log"
-    with warm_kernels.WarmServer(sandbox.grading_env(sandbox.Limits(threads=1)), log) as warm:
+    with warm_start.WarmServer(warm_start.KERNELS, sandbox.grading_env(sandbox.Limits(threads=1)), log) as warm:
         assert warm.wait_ready(), f"{warm.error}\n{log.read_text()[-3000:]}"
         yield warm
 
@@ -175,10 +177,10 @@ def test_a_kernel_that_exits_is_seen_dead(server, monkeypatch, tmp_path):
 
 
 def test_the_server_refuses_other_commands_and_kills_orphans(server, tmp_path):
-    with pytest.raises(OSError, match="not a kernel this server can start"):
-        warm_kernels.start_kernel(server.address, ["/bin/sh", "-c", "sleep 100"], dict(os.environ), str(tmp_path), None)
+    with pytest.raises(OSError, match="not a command the kernels server can start"):
+        warm_start.start(server.address, ["/bin/sh", "-c", "sleep 100"], dict(os.environ), str(tmp_path))
     argv = [sys.executable, "-m", "ipykernel_launcher", "-f", str(tmp_path / "connection.json")]
-    kernel = warm_kernels.start_kernel(server.address, argv, dict(os.environ), str(tmp_path), None)
+    kernel = warm_start.start(server.address, argv, dict(os.environ), str(tmp_path))
     assert psutil.Process(kernel.pid).ppid() == server.process.pid
     assert kernel.poll() is None
     kernel.connection.close()  # as if the nbgrader process that asked for it had died
@@ -186,7 +188,7 @@ def test_the_server_refuses_other_commands_and_kills_orphans(server, tmp_path):
     while psutil.pid_exists(kernel.pid) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not psutil.pid_exists(kernel.pid), "a kernel nobody talks to must be killed"
-    another = warm_kernels.start_kernel(server.address, argv, dict(os.environ), str(tmp_path), None)
+    another = warm_start.start(server.address, argv, dict(os.environ), str(tmp_path))
     another.send_signal(signal.SIGTERM)
     assert another.wait(timeout=30) == -signal.SIGTERM, "the server should report how the kernel ended"
 
@@ -205,3 +207,22 @@ def test_a_bad_request_does_not_stop_the_server(server):
         raw.send(b"not json")
         assert "error" in json.loads(raw.recv(4096))
     assert server.process.poll() is None
+
+
+def test_a_warm_nbgrader_runs_its_command_line(tmp_path):
+    log = tmp_path / "server.log"
+    with warm_start.WarmServer(warm_start.NBGRADER, sandbox.grading_env(sandbox.Limits()), log) as nbgrader_server:
+        assert nbgrader_server.wait_ready(), f"{nbgrader_server.error}\n{log.read_text()[-3000:]}"
+        with pytest.raises(OSError, match="not a command the nbgrader server can start"):
+            warm_start.start(nbgrader_server.address, [sys.executable, "-m", "ipykernel_launcher"], dict(os.environ), str(tmp_path))
+        output = tmp_path / "output"
+        with open(output, "wb") as out:
+            for args in (["--version"], ["autograde", "--no-such-option"]):
+                command = [sys.executable, "-m", "nbgrader", *args]
+                cold = subprocess.run(command, cwd=tmp_path, capture_output=True, timeout=120)
+                process = warm_start.start(nbgrader_server.address, command, dict(os.environ), str(tmp_path), stdout=out.fileno(), stderr=out.fileno())
+                assert process.wait(timeout=60) == cold.returncode, output.read_text()[-2000:]
+    import nbgrader
+
+    assert nbgrader.__version__ in output.read_text()
+    assert "no-such-option" in output.read_text()

@@ -1,38 +1,44 @@
-"""Warm kernels: each student's kernel is forked from a process that has already imported
-the frameworks.
+"""Warm start: nbgrader processes and student kernels forked from servers that have already
+imported what they need.
 
-Importing PyTorch and TensorFlow costs about 5 CPU-seconds, close to half of what grading one
-submission costs, and every student's notebook pays it again. A grading run therefore starts
-one *warm server* (``python -m sidebyside.grading.warm_kernels SOCKET``): it takes the grading
-environment, imports NumPy, PyTorch, TensorFlow (which brings Keras, scikit-learn and
-matplotlib) and ipykernel, and waits on a Unix socket in a private folder. To start a
-student's kernel, nbgrader's kernel manager (:class:`WarmKernelProvisioner`, used by
-:class:`sidebyside.grading.execute.GuardedExecute`) sends the kernel command, its environment,
-its working folder and the jail settings. The server forks; the child enters the jail
-(:func:`sidebyside.grading.jail.confine`), takes that environment and runs
-``ipykernel_launcher`` in its own process. A fork shares nothing writable with the server or
-with another student's kernel, and the grading guard is installed in it exactly as in a kernel
-started cold.
+Every student's grading used to start two Python processes from scratch: ``nbgrader
+autograde`` (about 2.3 CPU-seconds to import nbgrader and Jupyter's server stack) and the
+kernel, whose first cells import PyTorch and TensorFlow (about 5 CPU-seconds). Together that
+was more than half of what grading one submission cost. A grading run therefore starts two
+*warm servers* (``python -m sidebyside.grading.warm_start ROLE SOCKET``), each waiting on a Unix
+socket in a private folder after its imports:
 
-So that the child behaves like ``python -m ipykernel_launcher -f CONNECTION``:
+- ``kernels`` takes the grading environment and imports NumPy, PyTorch, TensorFlow (which
+  brings Keras, scikit-learn and matplotlib) and ipykernel. nbgrader's kernel manager
+  (:class:`WarmKernelProvisioner`, used by :class:`sidebyside.grading.execute.GuardedExecute`)
+  sends it the kernel command, environment, working folder and jail settings; the server forks;
+  the child enters the jail (:func:`sidebyside.grading.jail.confine`), takes that environment
+  and runs ``ipykernel_launcher`` in its own process.
+- ``nbgrader`` imports nbgrader and the grading guard; the sandbox (:mod:`.sandbox`) asks it
+  for each student's ``nbgrader autograde`` run, and the child runs nbgrader's command line.
 
-- the server imports the frameworks under the same variables a kernel would have set first
-  (``MPLBACKEND`` as ipykernel sets it, the course's ``prepare_environment`` under grading),
-  and the child gets those variables on top of the requested environment;
-- the child has its own session (process group), the nbgrader process's stdout and stderr
-  (passed over the socket) and ``/dev/null`` as stdin; ``sys.path[0]`` is its working folder
-  and ``sys.argv`` the kernel's; NumPy's global random state is reseeded from the OS (Python's
+A fork shares nothing writable with its server or with another student's processes, and the
+grading guard is installed in a forked kernel exactly as in a cold one. So that the child
+behaves like ``python -m MODULE ARGS``:
+
+- the kernel server imports the frameworks under the variables a kernel would have set first
+  (``MPLBACKEND`` as ipykernel sets it, the course's ``prepare_environment`` under grading), and
+  its children get those variables on top of the requested environment;
+- the child has its own session (process group), the caller's stdout and stderr (passed over
+  the socket) and ``/dev/null`` as stdin; ``sys.path[0]`` is its working folder and
+  ``sys.argv`` its command's; NumPy's global random state is reseeded from the OS (Python's
   ``random`` reseeds itself after a fork);
-- it dies with the server (``PR_SET_PDEATHSIG``), and the server kills it when the nbgrader
-  process that asked for it goes away; out of memory, the kernel is killed before the server
+- it dies with its server (``PR_SET_PDEATHSIG``), and the server kills it when the process that
+  asked for it goes away; out of memory, a kernel is killed before the server
   (``oom_score_adj``).
 
-When the server is missing or the kernel is not this interpreter's ``ipykernel_launcher``,
-the provisioner starts the kernel the ordinary way (the same jail, entered by ``exec``).
+When a server is missing, or a command is not the one its role starts, the process is started
+the ordinary way (a kernel in the same jail, entered by ``exec``); ``sidebyside grade
+--cold-start`` starts everything that way.
 
 Protocol: ``SOCK_SEQPACKET``, one JSON object per packet. Request ``{"argv", "env", "cwd",
 "jail"}`` with the caller's stdout and stderr attached (``SCM_RIGHTS``); reply ``{"pid"}`` with
-a pidfd of the kernel attached, or ``{"error"}``; when the kernel ends, ``{"exit": status}``.
+a pidfd of the child attached, or ``{"error"}``; when the child ends, ``{"exit": status}``.
 """
 
 from __future__ import annotations
@@ -51,18 +57,22 @@ import time
 import traceback
 from pathlib import Path
 
-#: Imported once in the server: what every assignment's notebook imports, most costly first.
-PRELOAD = ("numpy", "torch", "tensorflow", "keras", "ipykernel.ipkernel")
-#: The kernel command the server can start: this interpreter's ``-m ipykernel_launcher``.
-KERNEL_MODULE = "ipykernel_launcher"
+KERNELS, NBGRADER = "kernels", "nbgrader"
+#: What each server imports once: for kernels, what every assignment's notebook imports.
+PRELOAD = {
+    KERNELS: ("numpy", "torch", "tensorflow", "keras", "ipykernel.ipkernel"),
+    NBGRADER: ("nbgrader.apps", "sidebyside.grading.execute", "nbconvert.exporters"),
+}
+#: The module each server runs, as this interpreter's ``-m MODULE``.
+MODULE = {KERNELS: "ipykernel_launcher", NBGRADER: "nbgrader"}
 MAX_MESSAGE = 1 << 20
 READY = "ready"
 PR_SET_PDEATHSIG = 1
 
 
-def can_start(argv: list[str]) -> bool:
-    """Whether ``argv`` is a kernel the server can fork: this interpreter, ``-m ipykernel_launcher``."""
-    if len(argv) < 3 or argv[1:3] != ["-m", KERNEL_MODULE]:
+def can_start(role: str, argv: list[str]) -> bool:
+    """Whether the ``role`` server can fork ``argv``: this interpreter, ``-m MODULE[role]``."""
+    if len(argv) < 3 or argv[1:3] != ["-m", MODULE[role]]:
         return False
     try:
         return os.path.samefile(argv[0], sys.executable)
@@ -92,16 +102,16 @@ def _pdeathsig(sig: int) -> None:
 
 
 class Server:
-    """The warm server's loop: accept requests, fork kernels, report their ends."""
+    """A warm server's loop: accept requests, fork children, report their ends."""
 
-    def __init__(self, address: str):
-        self.address = address
+    def __init__(self, role: str, address: str):
+        self.role, self.address = role, address
         self.selector = selectors.DefaultSelector()
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.listener.bind(address)
         self.listener.listen(64)
         self.selector.register(self.listener, selectors.EVENT_READ, ("accept", None))
-        self.kernels: dict[int, tuple[socket.socket, int]] = {}  # pid -> (connection, pidfd)
+        self.children: dict[int, tuple[socket.socket, int]] = {}  # pid -> (connection, pidfd)
 
     def serve(self) -> None:
         while True:
@@ -131,18 +141,18 @@ class Server:
             for fd in locals().get("fds", []):
                 os.close(fd)  # the child has its own copies
         pidfd = os.pidfd_open(pid)
-        self.kernels[pid] = (connection, pidfd)
+        self.children[pid] = (connection, pidfd)
         self.selector.register(pidfd, selectors.EVENT_READ, ("ended", pid))
         self.selector.register(connection, selectors.EVENT_READ, ("caller", pid))
         try:
             socket.send_fds(connection, [json.dumps({"pid": pid}).encode()], [pidfd])
         except OSError:
-            self._caller_event(pid)  # the caller left already: no one will talk to this kernel
+            self._caller_event(pid)  # the caller left already: no one will talk to this child
 
     def _fork(self, request: dict, fds: list[int], connection: socket.socket) -> int:
         argv = request["argv"]
-        if not can_start(argv):
-            raise ValueError(f"not a kernel this server can start: {argv[:3]}")
+        if not can_start(self.role, argv):
+            raise ValueError(f"not a command the {self.role} server can start: {argv[:3]}")
         if len(fds) != 2:
             raise ValueError("the caller's stdout and stderr must come with the request")
         pid = os.fork()
@@ -152,10 +162,10 @@ class Server:
                 self.selector.close()
                 self.listener.close()
                 connection.close()
-                for other, pidfd in self.kernels.values():
+                for other, pidfd in self.children.values():
                     other.close()
                     os.close(pidfd)
-                code = run_kernel(argv, request["env"], request["cwd"], request.get("jail"), fds)
+                code = run_child(self.role, argv, request["env"], request["cwd"], request.get("jail"), fds)
             except SystemExit as stop:
                 code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
             except BaseException:  # noqa: BLE001 - the child must never return into the server
@@ -169,7 +179,7 @@ class Server:
         return pid
 
     def _reap(self, pid: int) -> None:
-        connection, pidfd = self.kernels.pop(pid)
+        connection, pidfd = self.children.pop(pid)
         _, status = os.waitpid(pid, 0)
         self.selector.unregister(pidfd)
         os.close(pidfd)
@@ -184,13 +194,13 @@ class Server:
         connection.close()
 
     def _caller_event(self, pid: int) -> None:
-        connection, _ = self.kernels[pid]
+        connection, _ = self.children[pid]
         try:
             data = connection.recv(64)
         except OSError:
             data = b""
         if not data:
-            # the nbgrader process is gone: its kernel must not outlive it
+            # the caller is gone: what it started must not outlive it
             self.selector.unregister(connection)
             for kill in (os.killpg, os.kill):
                 try:
@@ -199,12 +209,13 @@ class Server:
                     pass
 
 
-def run_kernel(argv: list[str], env: dict[str, str], cwd: str, jail: dict | None, fds: list[int]) -> int:
-    """In the forked child: become the student's kernel. Returns its exit status."""
+def run_child(role: str, argv: list[str], env: dict[str, str], cwd: str, jail: dict | None, fds: list[int]) -> int:
+    """In the forked child: become ``argv`` (a kernel, in its jail, or nbgrader). Returns its
+    exit status."""
     import runpy
 
     os.setsid()
-    if KERNEL_OOM_SCORE_ADJ is not None:
+    if role == KERNELS and KERNEL_OOM_SCORE_ADJ is not None:
         _oom_score_adj(KERNEL_OOM_SCORE_ADJ)  # raising it needs no privilege
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD, signal.SIGPIPE):
         signal.signal(signum, signal.SIG_DFL if signum != signal.SIGINT else signal.default_int_handler)
@@ -217,11 +228,11 @@ def run_kernel(argv: list[str], env: dict[str, str], cwd: str, jail: dict | None
     os.chdir(cwd)
     os.environ.clear()
     os.environ.update({**env, **IMPORT_TIME_ENVIRONMENT})
-    kernel = list(argv)
-    if jail:
+    argv = list(argv)
+    if jail and role == KERNELS:
         from . import jail as jails
 
-        kernel, new_env = jails.confine(jail, kernel)
+        argv, new_env = jails.confine(jail, argv)
         os.environ.clear()
         os.environ.update(new_env)
         if jail.get("mode") == "userns":
@@ -229,12 +240,11 @@ def run_kernel(argv: list[str], env: dict[str, str], cwd: str, jail: dict | None
     _pdeathsig(signal.SIGKILL)  # after any change of user id, which clears it
     if os.getppid() == 1:
         return 1
-    import numpy
-
-    numpy.random.seed()  # a fresh process would have fresh entropy
+    if "numpy" in sys.modules:
+        sys.modules["numpy"].random.seed()  # a fresh process would have fresh entropy
     sys.path[0] = os.getcwd()  # what `python -m` puts first
-    sys.argv = [KERNEL_MODULE, *kernel[3:]]
-    runpy.run_module(KERNEL_MODULE, run_name="__main__", alter_sys=True)
+    sys.argv = [MODULE[role], *argv[3:]]
+    runpy.run_module(MODULE[role], run_name="__main__", alter_sys=True)
     return 0
 
 
@@ -253,8 +263,8 @@ def _oom_score_adj(value: str | None = None) -> str | None:
         return None
 
 
-def serve(address: str) -> None:
-    """The server's entry point: import, say ready on stdout, serve until killed."""
+def serve(role: str, address: str) -> None:
+    """A server's entry point: import, say ready on stdout, serve until killed."""
     global IMPORT_TIME_ENVIRONMENT, KERNEL_OOM_SCORE_ADJ
     _pdeathsig(signal.SIGKILL)
     # Out of memory, a kernel should go, not the server all kernels come from: kernels raise
@@ -262,11 +272,12 @@ def serve(address: str) -> None:
     current = _oom_score_adj()
     KERNEL_OOM_SCORE_ADJ = str(min(1000, int(current) + 500)) if current is not None else None
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C belongs to the grading run
-    IMPORT_TIME_ENVIRONMENT = import_time_environment()
+    if role == KERNELS:
+        IMPORT_TIME_ENVIRONMENT = import_time_environment()
     start = time.monotonic()
-    for module in PRELOAD:
+    for module in PRELOAD[role]:
         __import__(module)
-    server = Server(address)
+    server = Server(role, address)
     print(json.dumps({"status": READY, "seconds": round(time.monotonic() - start, 2), "pid": os.getpid()}), flush=True)
     server.serve()
 
@@ -275,9 +286,10 @@ def serve(address: str) -> None:
 
 
 class WarmServer:
-    """Start and stop the warm server of one grading run (``with WarmServer(env, log) as s``)."""
+    """Start and stop one warm server of a grading run (``with WarmServer(role, env, log) as s``)."""
 
-    def __init__(self, env: dict[str, str], log: Path, start_timeout: float = 300.0):
+    def __init__(self, role: str, env: dict[str, str], log: Path, start_timeout: float = 300.0):
+        self.role = role
         self.env = {k: v for k, v in env.items() if not k.startswith(("SIDEBYSIDE_", "SUDO_"))}
         self.log, self.start_timeout = log, start_timeout
         self.folder = Path(tempfile.mkdtemp(prefix="sbs-warm-"))  # 0700, under /tmp: hidden in the jail
@@ -295,7 +307,7 @@ class WarmServer:
         home.mkdir()
         env = {**self.env, "HOME": str(home), "MPLCONFIGDIR": str(home / "mpl")}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "sidebyside.grading.warm_kernels", self.address],
+            [sys.executable, "-m", "sidebyside.grading.warm_start", self.role, self.address],
             env=env, cwd=self.folder, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._log, start_new_session=True,
         )
         return self
@@ -309,7 +321,7 @@ class WarmServer:
         selector = selectors.DefaultSelector()
         selector.register(self.process.stdout, selectors.EVENT_READ)
         if not selector.select(self.start_timeout):
-            self.error = f"the warm kernel server did not start within {self.start_timeout:.0f} s"
+            self.error = f"the warm {self.role} server did not start within {self.start_timeout:.0f} s"
             self.stop()
             return False
         line = self.process.stdout.readline()
@@ -318,7 +330,7 @@ class WarmServer:
         except ValueError:
             answer = {}
         if answer.get("status") != READY:
-            self.error = f"the warm kernel server failed to start (see {self.log})"
+            self.error = f"the warm {self.role} server failed to start (see {self.log})"
             self.stop()
             return False
         self.import_seconds = answer.get("seconds")
@@ -343,8 +355,9 @@ class WarmServer:
         self.stop()
 
 
-class ForkedKernel:
-    """The ``Popen``-like handle jupyter_client's provisioner keeps for a forked kernel."""
+class ForkedProcess:
+    """A ``Popen``-like handle on a forked child (jupyter_client's provisioner keeps one for a
+    kernel, the sandbox for nbgrader)."""
 
     stdin = stdout = stderr = None
 
@@ -381,7 +394,7 @@ class ForkedKernel:
     def wait(self, timeout: float | None = None) -> int | None:
         self._read_end(timeout)
         if self.returncode is None:
-            raise subprocess.TimeoutExpired("kernel", timeout)
+            raise subprocess.TimeoutExpired("forked process", timeout)
         return self.returncode
 
     def send_signal(self, signum: int) -> None:
@@ -398,24 +411,26 @@ class ForkedKernel:
         self.send_signal(signal.SIGTERM)
 
 
-def start_kernel(address: str, argv: list[str], env: dict[str, str], cwd: str, jail: dict | None) -> ForkedKernel:
-    """Ask the warm server at ``address`` for a kernel; raises OSError when it cannot."""
+def start(address: str, argv: list[str], env: dict[str, str], cwd: str, jail: dict | None = None, *, stdout: int | None = None, stderr: int | None = None) -> ForkedProcess:
+    """Ask the warm server at ``address`` to fork ``argv``; raises OSError when it cannot.
+    ``stdout`` and ``stderr`` (file descriptors) default to this process's."""
     connection = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     try:
         connection.settimeout(60)
         connection.connect(address)
         payload = json.dumps({"argv": argv, "env": env, "cwd": cwd, "jail": jail}).encode()
-        socket.send_fds(connection, [payload], [sys.stdout.fileno(), sys.stderr.fileno()])
+        outputs = [sys.stdout.fileno() if stdout is None else stdout, sys.stderr.fileno() if stderr is None else stderr]
+        socket.send_fds(connection, [payload], outputs)
         message, fds, _, _ = socket.recv_fds(connection, MAX_MESSAGE, 1)
-        answer = json.loads(message) if message else {"error": "the warm kernel server closed the connection"}
+        answer = json.loads(message) if message else {"error": "the warm server closed the connection"}
         if "pid" not in answer or len(fds) != 1:
             for fd in fds:
                 os.close(fd)
-            raise OSError(answer.get("error", "no kernel from the warm kernel server"))
+            raise OSError(answer.get("error", "nothing started by the warm server"))
     except BaseException:
         connection.close()
         raise
-    return ForkedKernel(connection, int(answer["pid"]), fds[0])
+    return ForkedProcess(connection, int(answer["pid"]), fds[0])
 
 
 def _provisioner_class():
@@ -434,13 +449,13 @@ def _provisioner_class():
             jail = None
             if kernel[1:3] == ["-m", "sidebyside.grading.jail"] and "--" in kernel:
                 jail, kernel = json.loads(kernel[3]), kernel[kernel.index("--") + 1 :]
-            if self.address and can_start(kernel):
+            if self.address and can_start(KERNELS, kernel):
                 env = {k: str(v) for k, v in (kwargs.get("env") or os.environ).items()}
                 if not kwargs.get("independent"):
                     env["JPY_PARENT_PID"] = str(os.getpid())  # as jupyter_client's launcher sets it
                 cwd = str(kwargs.get("cwd") or os.getcwd())
                 try:
-                    self.process = start_kernel(self.address, kernel, env, cwd, jail)
+                    self.process = start(self.address, kernel, env, cwd, jail)
                 except OSError as error:
                     self.log.warning("warm kernel unavailable (%s): starting a cold one", error)
                 else:
@@ -468,4 +483,4 @@ def provisioner(kernel_id: str, kernel_spec, parent, *, address: str | None, pid
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1])
+    serve(sys.argv[1], sys.argv[2])
