@@ -231,7 +231,10 @@ def run_limited(
                 status = "timeout"
                 _kill(process, pid_file, started_after)
                 break
-            time.sleep(limits.poll_seconds)
+            try:
+                process.wait(timeout=limits.poll_seconds)  # returns as soon as it ends
+            except subprocess.TimeoutExpired:
+                pass
         process.wait()
         # the kernel may outlive nbgrader when nbgrader itself is killed
         _kill(process, pid_file, started_after)

@@ -127,7 +127,9 @@ class Server:
     def _accept(self) -> None:
         connection, _ = self.listener.accept()
         try:
+            connection.settimeout(10)  # a caller that connects and says nothing must not stall the rest
             message, fds, _, _ = socket.recv_fds(connection, MAX_MESSAGE, 2)
+            connection.settimeout(None)
             request = json.loads(message)
             pid = self._fork(request, fds, connection)
         except Exception as error:  # noqa: BLE001 - a bad request must not stop the server
@@ -179,6 +181,8 @@ class Server:
         return pid
 
     def _reap(self, pid: int) -> None:
+        if pid not in self.children:
+            return
         connection, pidfd = self.children.pop(pid)
         _, status = os.waitpid(pid, 0)
         self.selector.unregister(pidfd)
@@ -194,6 +198,8 @@ class Server:
         connection.close()
 
     def _caller_event(self, pid: int) -> None:
+        if pid not in self.children:
+            return  # reaped earlier in the same round of events
         connection, _ = self.children[pid]
         try:
             data = connection.recv(64)
