@@ -228,3 +228,19 @@ def test_a_warm_nbgrader_runs_its_command_line(tmp_path):
 
     assert nbgrader.__version__ in output.read_text()
     assert "no-such-option" in output.read_text()
+
+
+@pytest.mark.skipif(sandbox.isolation_available() != "namespaces", reason="no namespaces on this machine")
+def test_a_kernel_in_a_user_namespace_keeps_no_capability():
+    """The jail's unprivileged mode (root only inside its own user namespace) drops every
+    capability in-process before a forked kernel runs, bounding set included."""
+    code = (
+        "from sidebyside.grading import jail\n"
+        "jail.enter_namespaces('userns'); jail.drop_capabilities()\n"
+        "print(*[l.split()[1] for l in open('/proc/self/status') if l.startswith(('CapPrm', 'CapEff', 'CapBnd'))])"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    if "unshare" in result.stderr:
+        pytest.skip(f"no user namespaces here: {result.stderr.strip().splitlines()[-1]}")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["0000000000000000"] * 3

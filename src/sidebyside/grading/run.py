@@ -221,17 +221,36 @@ def grade(options: Options) -> reports.RunReport:
     run = reports.RunReport(assignment=assignment, root=str(root), isolation=isolation, workers=workers)
     run.isolation_note = reports.isolation_note(isolation)
 
-    # The warm servers import nbgrader and the frameworks while the template below is made;
-    # they are stopped however the run ends.
+    students = find_students(root, assignment, options.students)
+    submitted = root / "submitted"
+    before = {s: hash_tree(submitted / s / assignment) for s in students}
+    run.notes.append(backup_gradebook(db_url, root, work / "backups"))
+
+    done_dir = work / "done"
+    if options.restart and done_dir.exists():
+        shutil.rmtree(done_dir)
+    done_dir.mkdir(exist_ok=True)
+    results: dict[str, StudentResult] = {}
+    todo = []
+    for index, student in enumerate(students):
+        digest = hashlib.sha256(json.dumps(before[student], sort_keys=True).encode()).hexdigest()
+        marker = done_dir / f"{student}.json"
+        if marker.is_file():
+            saved = json.loads(marker.read_text())
+            if saved.get("submission_hash") == digest and saved.get("version") == VERSION:
+                saved.pop("version", None)
+                results[student] = StudentResult(**saved)
+                continue
+        todo.append((index, student, digest))
+    run.resumed = sorted(results)
+
+    # The warm servers (only when someone is left to grade) import nbgrader and the frameworks
+    # while the template below is made; they are stopped however the run ends.
     with contextlib.ExitStack() as stack:
         servers = {}
-        if options.warm_start:
+        if options.warm_start and todo:
             for role in (warm.KERNELS, warm.NBGRADER):
                 servers[role] = stack.enter_context(warm.WarmServer(role, sandbox.grading_env(limits), work / f"warm-{role}.log"))
-        students = find_students(root, assignment, options.students)
-        submitted = root / "submitted"
-        before = {s: hash_tree(submitted / s / assignment) for s in students}
-        run.notes.append(backup_gradebook(db_url, root, work / "backups"))
 
         # the assignment's gradebook, once: generate_assignment in a scratch course
         template_dir = work / "template"
@@ -243,33 +262,14 @@ def grade(options: Options) -> reports.RunReport:
         ensure_assignment(db_url, template, assignment)
         release = template.release_folder
 
-        done_dir = work / "done"
-        if options.restart and done_dir.exists():
-            shutil.rmtree(done_dir)
-        done_dir.mkdir(exist_ok=True)
-
         hide = sorted({str(p) for p in [
             root / source_dir, root / "submitted", root / "autograded", root / "feedback", work, report_dir,
             *([Path(db_url[len("sqlite:///"):])] if db_url.startswith("sqlite:///") else []),
             *_package_course_paths(),
         ]} | set(options.hide))
 
-        results: dict[str, StudentResult] = {}
-        todo = []
-        for index, student in enumerate(students):
-            digest = hashlib.sha256(json.dumps(before[student], sort_keys=True).encode()).hexdigest()
-            marker = done_dir / f"{student}.json"
-            if marker.is_file():
-                saved = json.loads(marker.read_text())
-                if saved.get("submission_hash") == digest and saved.get("version") == VERSION:
-                    saved.pop("version", None)
-                    results[student] = StudentResult(**saved)
-                    continue
-            todo.append((index, student, digest))
-        run.resumed = sorted(results)
-
         addresses = {}
-        for role, server in servers.items() if todo else ():
+        for role, server in servers.items():
             what = "kernels" if role == warm.KERNELS else "nbgrader processes"
             if server.wait_ready():
                 addresses[role] = server.address
