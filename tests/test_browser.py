@@ -70,15 +70,24 @@ def press_and_wait_for_new_chart(page, box, button: str, timeout_ms: int = 180_0
     images = box.locator("img")
     old_src = images.first.get_attribute("src") if images.count() else None
     box.get_by_role("button", name=button).click()
-    page.wait_for_function(
-        """([el, old, label]) => {
-            const img = el.querySelector('img');
-            const button = [...el.querySelectorAll('button')].find(b => b.innerText.includes(label));
-            return img && img.src !== old && button && !button.disabled;
-        }""",
-        arg=[box.element_handle(), old_src, button],
-        timeout=timeout_ms,
-    )
+    try:
+        page.wait_for_function(
+            """([el, old, label]) => {
+                const img = el.querySelector('img');
+                const button = [...el.querySelectorAll('button')].find(b => b.innerText.includes(label));
+                return img && img.src !== old && button && !button.disabled;
+            }""",
+            arg=[box.element_handle(), old_src, button],
+            timeout=timeout_ms,
+        )
+    except Exception as error:  # say what the student would have seen
+        kernel = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook-ExecutionIndicator").first
+        raise AssertionError(
+            f"no new chart {timeout_ms / 1000:.0f} s after pressing {button!r} ({type(error).__name__}).\n"
+            f"kernel status: {kernel.get_attribute('data-status')}\n"
+            f"dialogs: {page.locator('.jp-Dialog').all_inner_texts()}\n"
+            f"the widget shows: {box.inner_text()[:800]}"
+        ) from error
     box.locator("img").first.scroll_into_view_if_needed()
     page.wait_for_timeout(500)  # let the image paint before the screenshot
 
@@ -167,7 +176,11 @@ def test_lesson_runs_in_jupyterlab(lesson, lab, page, record_property):
         watcher.check()
     interact = INTERACTIONS.get(lesson[:2])
     if interact:
-        interact(page)
+        try:
+            interact(page)
+        except Exception as error:
+            page.screenshot(path=str(SHOTS / f"{lesson[:-6]}-interaction-failed.png"))
+            raise AssertionError(f"{lesson}: {error}\n--- JupyterLab log ---\n{lab.log_tail(3000)}") from error
         page.screenshot(path=str(SHOTS / f"{lesson[:-6]}-after-interaction.png"))
 
 

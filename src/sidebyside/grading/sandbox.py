@@ -152,45 +152,132 @@ def build_course(work: Path, root: Path, assignment: str, source_dir: str, templ
     return course
 
 
-def _subtree(pid: int, started_after: float = 0.0) -> list:
-    import psutil
+class ProcessTree:
+    """The processes of one nbgrader run: nbgrader, its descendants, and the kernels listed in
+    ``pid_file`` (a warm kernel is a child of the warm server, not of nbgrader, so the
+    provisioner writes each kernel's pid and start time there).
 
-    try:
-        root = psutil.Process(pid)
-        if root.create_time() < started_after:  # that pid now belongs to someone else
-            return []
-        return [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return []
+    Each process is held as a ``psutil.Process`` made while it certainly was that process, and
+    psutil checks a process's identity (pid and start time) before measuring or signalling it.
+    A pid is reused as soon as its process has been reaped, and on a busy machine it soon names
+    an unrelated process or thread (``kill`` on a thread's id kills its whole process): a bare
+    pid read after the end of a run must never be signalled.
+    """
+
+    def __init__(self, process, pid_file: Path | None = None):
+        import psutil
+
+        self.pid_file = pid_file
+        self.known: dict[int, psutil.Process] = {}
+        try:
+            root = psutil.Process(process.pid)
+        except psutil.Error:
+            return
+        # the object was made before this check (which reaps nothing), so while the process
+        # was alive: it is ours
+        if not _wait_for_end(process, 0):
+            self.known[root.pid] = root
+
+    def _kernels(self) -> list:
+        import psutil
+
+        found = []
+        for pid, start in read_kernel_pids(self.pid_file):
+            if pid in self.known:
+                continue
+            try:
+                kernel = psutil.Process(pid)
+                if abs(kernel.create_time() - start) < 0.005:  # else that pid is someone else's now
+                    found.append(kernel)
+            except psutil.Error:
+                pass
+        return found
+
+    def processes(self) -> list:
+        """The processes of the run that are still running (children found again each time)."""
+        import psutil
+
+        for kernel in self._kernels():
+            self.known[kernel.pid] = kernel
+        for proc in list(self.known.values()):
+            try:
+                for child in proc.children(recursive=True):  # psutil drops children older than proc
+                    self.known.setdefault(child.pid, child)
+            except psutil.Error:
+                pass
+        running = []
+        for pid, proc in list(self.known.items()):
+            try:
+                alive = proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+            except psutil.Error:
+                alive = False
+            if alive:
+                running.append(proc)
+            elif not proc.is_running():
+                del self.known[pid]  # ended: its pid may be reused from now on
+        return running
+
+    def rss_mb(self) -> float:
+        import psutil
+
+        total = 0
+        for proc in self.processes():
+            try:
+                total += proc.memory_info().rss
+            except psutil.Error:
+                pass
+        return total / 2**20
+
+    def kill(self) -> None:
+        import psutil
+
+        for proc in reversed(self.processes()):
+            try:
+                proc.kill()  # psutil refuses (NoSuchProcess) if the pid now names another process
+            except psutil.Error:
+                pass
 
 
-def _kernel_pids(pid_file: Path | None) -> list[int]:
-    """The kernels nbgrader started (warm kernels are children of the warm server, not of
-    nbgrader: the provisioner writes their pids here)."""
+def read_kernel_pids(pid_file: Path | None) -> list[tuple[int, float]]:
+    """(pid, start time) of each kernel listed in ``pid_file`` (see :class:`ProcessTree`)."""
     if pid_file is None or not pid_file.is_file():
         return []
-    return [int(line) for line in pid_file.read_text().split() if line.isdigit()]
-
-
-def _tree(process, pid_file: Path | None = None, started_after: float = 0.0) -> list:
-    procs = {p.pid: p for p in _subtree(process.pid)}
-    for pid in _kernel_pids(pid_file):
-        procs.update({p.pid: p for p in _subtree(pid, started_after)})
-    return list(procs.values())
-
-
-def _kill(process, pid_file: Path | None = None, started_after: float = 0.0) -> None:
-    import psutil
-
-    for proc in reversed(_tree(process, pid_file, started_after)):
+    found = []
+    for line in pid_file.read_text().splitlines():
         try:
-            proc.kill()
-        except psutil.Error:
-            pass
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except OSError:
-        pass
+            pid, start = line.split()
+            found.append((int(pid), float(start)))
+        except ValueError:
+            continue
+    return found
+
+
+def _wait_for_end(process, timeout: float) -> bool:
+    """True once ``process`` has ended, without reaping it (a ``Popen``'s pid, and so its
+    process group, stays reserved until :meth:`wait`: killing the group is safe until then)."""
+    import select
+
+    pidfd = getattr(process, "pidfd", None)
+    if pidfd is None or pidfd < 0:
+        try:
+            process.wait(timeout=timeout)
+            return True
+        except subprocess.TimeoutExpired:
+            return False
+    return bool(select.select([pidfd], [], [], timeout)[0])
+
+
+class _WatchedPopen(subprocess.Popen):
+    """A ``Popen`` with a pidfd, so that its end can be seen before it is reaped."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.pidfd = os.pidfd_open(self.pid)  # not reaped yet: the pid is still this process's
+
+    def close_pidfd(self) -> None:
+        if self.pidfd >= 0:
+            os.close(self.pidfd)
+            self.pidfd = -1
 
 
 def run_limited(
@@ -199,10 +286,7 @@ def run_limited(
     """Run ``command`` (forked from the warm nbgrader server at ``warm_nbgrader`` when it can
     be); kill its whole tree, and the kernels listed in ``pid_file``, past the limits. Returns
     (status, seconds, peak MB)."""
-    import psutil
-
     start = time.monotonic()
-    started_after = time.time() - 1.0
     peak = 0.0
     status = "finished"
     with open(log, "wb") as out:
@@ -214,30 +298,31 @@ def run_limited(
                 out.write(f"warm nbgrader unavailable ({error}): starting it cold\n".encode())
                 out.flush()
         if process is None:
-            process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        while process.poll() is None:
-            rss = 0
-            for proc in _tree(process, pid_file, started_after):
+            process = _WatchedPopen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        tree = ProcessTree(process, pid_file)
+        try:
+            while not _wait_for_end(process, 0):
+                peak = max(peak, tree.rss_mb())
+                if peak > limits.memory_mb:
+                    status = "memory"
+                    break
+                if time.monotonic() - start > limits.wall_seconds:
+                    status = "timeout"
+                    break
+                _wait_for_end(process, limits.poll_seconds)  # returns as soon as it ends
+        finally:
+            # Past a limit, or at the end: nothing of the run may outlive it (the kernel may
+            # outlive nbgrader when nbgrader itself is killed).
+            tree.kill()
+            if isinstance(process, _WatchedPopen) and process.returncode is None:
                 try:
-                    rss += proc.memory_info().rss
-                except psutil.Error:
+                    os.killpg(process.pid, signal.SIGKILL)  # safe: not reaped yet (a forked
+                except OSError:                          # one's group is killed by its server)
                     pass
-            peak = max(peak, rss / 2**20)
-            if peak > limits.memory_mb:
-                status = "memory"
-                _kill(process, pid_file, started_after)
-                break
-            if time.monotonic() - start > limits.wall_seconds:
-                status = "timeout"
-                _kill(process, pid_file, started_after)
-                break
-            try:
-                process.wait(timeout=limits.poll_seconds)  # returns as soon as it ends
-            except subprocess.TimeoutExpired:
-                pass
-        process.wait()
-        # the kernel may outlive nbgrader when nbgrader itself is killed
-        _kill(process, pid_file, started_after)
+                process.wait()
+                process.close_pidfd()
+            else:
+                process.wait()
     if status == "finished" and process.returncode != 0:
         status = "crashed"
     return status, time.monotonic() - start, peak

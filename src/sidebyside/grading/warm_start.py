@@ -184,6 +184,12 @@ class Server:
         if pid not in self.children:
             return
         connection, pidfd = self.children.pop(pid)
+        try:
+            # what the child left in its process group goes with it; the group's id is safe to
+            # use until the child is reaped (after that the pid may name another process)
+            os.killpg(pid, signal.SIGKILL)
+        except OSError:
+            pass
         _, status = os.waitpid(pid, 0)
         self.selector.unregister(pidfd)
         os.close(pidfd)
@@ -344,10 +350,11 @@ class WarmServer:
 
     def stop(self) -> None:
         if self.process is not None:
-            try:
-                os.killpg(self.process.pid, signal.SIGKILL)
-            except OSError:
-                pass
+            if self.process.poll() is None:  # once reaped, its pid may name another process
+                try:
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                except OSError:
+                    pass
             self.process.wait()
             self.process.stdout.close()
             self.process = None
@@ -474,9 +481,20 @@ def _provisioner_class():
             return connection_info
 
         def _record_pid(self):
-            if self.pid_file:
-                with open(self.pid_file, "a") as out:
-                    out.write(f"{self.pid}\n")
+            """Append the kernel's pid and start time to ``pid_file``: the start time tells the
+            sandbox whether that pid still names this kernel (pids are reused)."""
+            import psutil
+
+            if not self.pid_file:
+                return
+            try:
+                started = psutil.Process(self.pid).create_time()
+            except psutil.Error:
+                return  # gone already: nothing left to limit
+            if self.process.poll() is not None:
+                return  # ended meanwhile: that start time may be another process's
+            with open(self.pid_file, "a") as out:
+                out.write(f"{self.pid} {started!r}\n")
 
     return WarmKernelProvisioner
 
