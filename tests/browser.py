@@ -180,7 +180,7 @@ def wait_until_done(page, timeout_s: float, watch=None) -> None:
     raise TimeoutError(f"cells still running after {timeout_s:.0f} s: {page.evaluate(PROMPTS_JS)}")
 
 
-def settle_widgets(page, timeout_s: float = 30) -> list[str]:
+def settle_widgets(page, timeout_s: float = 60) -> list[str]:
     """Give widgets time to render; return the problems still on the page."""
     deadline = time.monotonic() + timeout_s
     problems = page.evaluate(PROBLEMS_JS)

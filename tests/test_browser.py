@@ -9,6 +9,8 @@ test-artifacts/browser/. Without Chromium the tests are skipped, loudly, with th
 from __future__ import annotations
 
 import shutil
+import time
+import warnings
 
 import pytest
 from browser import CHROMIUM_ARGS, find_chromium, frame_texts, run_lesson, screenshot_frame, start_lab
@@ -64,32 +66,45 @@ def widget(page, text: str):
     return page.locator(".jp-OutputArea-output > .jupyter-widgets", has_text=text).last
 
 
-def press_and_wait_for_new_chart(page, box, button: str, timeout_ms: int = 180_000) -> None:
+# What a chart widget shows now: its first image, whether its button is enabled, its text.
+CHART_STATE_JS = """(el, label) => {
+    const img = el.querySelector('img');
+    const button = [...el.querySelectorAll('button')].find(b => b.innerText.includes(label));
+    return {src: img ? img.src : null, enabled: !!button && !button.disabled, text: el.innerText};
+}"""
+
+
+def press_and_wait_for_new_chart(page, box, button: str, timeout_s: float = 180, attempts: int = 3) -> None:
     """Press ``button`` in the widget ``box`` and wait until it shows a new chart (an image
-    whose content differs from before) and the button is enabled again."""
-    images = box.locator("img")
-    old_src = images.first.get_attribute("src") if images.count() else None
-    box.get_by_role("button", name=button).click()
-    try:
-        page.wait_for_function(
-            """([el, old, label]) => {
-                const img = el.querySelector('img');
-                const button = [...el.querySelectorAll('button')].find(b => b.innerText.includes(label));
-                return img && img.src !== old && button && !button.disabled;
-            }""",
-            arg=[box.element_handle(), old_src, button],
-            timeout=timeout_ms,
-        )
-    except Exception as error:  # say what the student would have seen
-        kernel = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook-ExecutionIndicator").first
-        raise AssertionError(
-            f"no new chart {timeout_ms / 1000:.0f} s after pressing {button!r} ({type(error).__name__}).\n"
-            f"kernel status: {kernel.get_attribute('data-status')}\n"
-            f"dialogs: {page.locator('.jp-Dialog').all_inner_texts()}\n"
-            f"the widget shows: {box.inner_text()[:800]}"
-        ) from error
-    box.locator("img").first.scroll_into_view_if_needed()
-    page.wait_for_timeout(500)  # let the image paint before the screenshot
+    whose content differs from before) and the button is enabled again.
+
+    ``box`` is a locator, found again at each look (JupyterLab may re-render an output). A
+    press that shows no sign of having been taken within 15 s (the button stays enabled and
+    nothing changes: the click can land while the page is still moving, as markdown above
+    finishes rendering) is pressed again, as a student would."""
+    before = box.evaluate(CHART_STATE_JS, button)
+    deadline = time.monotonic() + timeout_s
+    state = before
+    for _ in range(attempts):
+        box.get_by_role("button", name=button).click()
+        taken_by = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            state = box.evaluate(CHART_STATE_JS, button)
+            if state["src"] and state["src"] != before["src"] and state["enabled"]:
+                box.locator("img").first.scroll_into_view_if_needed()
+                page.wait_for_timeout(500)  # let the image paint before the screenshot
+                return
+            if state["enabled"] and state == before and time.monotonic() > taken_by:
+                warnings.warn(f"pressed {button!r} again: the press before showed no effect in 15 s", stacklevel=2)
+                break
+            page.wait_for_timeout(250)
+    kernel = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook-ExecutionIndicator").first
+    raise AssertionError(
+        f"no new chart after pressing {button!r} (up to {attempts} times, {timeout_s:.0f} s in all).\n"
+        f"kernel status: {kernel.get_attribute('data-status')}\n"
+        f"dialogs: {page.locator('.jp-Dialog').all_inner_texts()}\n"
+        f"button enabled: {state['enabled']}; the widget shows: {state['text'][:800]}"
+    )
 
 
 def race_the_graphs(page) -> None:
