@@ -36,14 +36,15 @@ class PeakMemory:
     split between the processes that share them)."""
 
     def __init__(self, pid: int):
-        self.pid, self.peak_mb, self.peak_pss_mb, self._stop = pid, 0.0, 0.0, threading.Event()
+        # made now, while the process runs: psutil then never mistakes a later holder of the pid for it
+        self.root = psutil.Process(pid)
+        self.peak_mb, self.peak_pss_mb, self._stop = 0.0, 0.0, threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
 
     def _watch(self):
         while not self._stop.is_set():
             try:
-                root = psutil.Process(self.pid)
-                tree = [root, *root.children(recursive=True)]
+                tree = [self.root, *self.root.children(recursive=True)]
                 rss = sum(p.memory_info().rss for p in tree)
                 pss = sum(p.memory_full_info().pss for p in tree)
                 self.peak_mb = max(self.peak_mb, rss / 2**20)
