@@ -17,6 +17,7 @@ import socket
 import subprocess
 import time
 import urllib.request
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -149,9 +150,33 @@ def _started(prompts: list[str]) -> bool:
     return any(p != "[ ]:" for p in prompts)
 
 
+def accept_dialogs(page) -> list[str]:
+    """Answer any open JupyterLab dialog with its default button, as a student would (for
+    example "Select Kernel", which JupyterLab can show when Run All comes before the session
+    has its kernel). Each one is reported as a warning, with its text, so that CI shows it."""
+    texts = []
+    dialogs = page.locator(".jp-Dialog")
+    for _ in range(3):
+        if not dialogs.count():
+            break
+        dialog = dialogs.first
+        texts.append(" ".join(dialog.inner_text().split())[:300])
+        accept = dialog.locator(".jp-Dialog-button.jp-mod-accept")
+        if accept.count():
+            accept.first.click()
+        else:
+            page.keyboard.press("Escape")
+        page.wait_for_timeout(500)
+    for text in texts:
+        warnings.warn(f"JupyterLab showed a dialog, answered with its default button: {text!r}", stacklevel=2)
+    return texts
+
+
 def run_all_from_menu(page, attempts: int = 3) -> None:
     """Run > Run All Cells, as a student would; retried if the click did not take."""
+    dialogs = []
     for _ in range(attempts):
+        dialogs += accept_dialogs(page)
         page.locator("#jp-MainMenu .lm-MenuBar-itemLabel", has_text="Run").first.click()
         item = page.locator(".lm-Menu-item:visible", has_text="Run All Cells").first
         item.wait_for(state="visible", timeout=10_000)
@@ -160,9 +185,12 @@ def run_all_from_menu(page, attempts: int = 3) -> None:
         while time.monotonic() < deadline:
             if _started(page.evaluate(PROMPTS_JS)):
                 return
+            if page.locator(".jp-Dialog").count():
+                break  # answered at the next attempt
             time.sleep(0.5)
-        page.keyboard.press("Escape")
-    raise RuntimeError(f"Run > Run All Cells did not start the notebook: {page.evaluate(PROMPTS_JS)}")
+        if not page.locator(".jp-Dialog").count():
+            page.keyboard.press("Escape")  # close the menu if it is still open
+    raise RuntimeError(f"Run > Run All Cells did not start the notebook: {page.evaluate(PROMPTS_JS)}; dialogs seen: {dialogs}")
 
 
 def wait_until_done(page, timeout_s: float, watch=None) -> None:

@@ -206,3 +206,19 @@ def test_a_broken_widget_fails_the_check(lab, page):
     assert run.widget_count == 2
     assert any("widget" in problem for problem in run.problems), run.problems
     assert any("traceback" in problem for problem in run.problems), run.problems
+
+
+
+def test_run_all_answers_an_open_dialog(lab, page):
+    """A JupyterLab dialog left open (here Kernel > Restart Kernel's question) would block the
+    Run menu: the harness answers it with its default button, as a student would, and warns."""
+    from browser import open_notebook, run_all_from_menu, wait_until_done
+
+    open_notebook(page, lab, "fixtures/broken-widget.ipynb")
+    page.locator("#jp-MainMenu .lm-MenuBar-itemLabel", has_text="Kernel").first.click()
+    page.locator(".lm-Menu-item:visible", has_text="Restart Kernel…").first.click()
+    page.wait_for_selector(".jp-Dialog", timeout=10_000)
+    with pytest.warns(UserWarning, match="JupyterLab showed a dialog.*Restart"):
+        run_all_from_menu(page)
+    wait_until_done(page, 120)
+    assert not page.locator(".jp-Dialog").count()
