@@ -2,13 +2,12 @@
 
 Used by tests/test_browser.py. JupyterLab runs on loopback with a random port and token on a
 *copy* of the notebooks (so nothing in the repository gets outputs), with two settings for the
-test run: notebook windowing off (JupyterLab 4 otherwise leaves off-screen cells out of the
-page) and autosave off.
+test run on top of the course's own (:data:`sidebyside.lab.COURSE_SETTINGS`): notebook
+windowing off (JupyterLab 4 otherwise leaves off-screen cells out of the page) and autosave off.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import shutil
@@ -21,7 +20,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sidebyside.lab import lab_command, lab_environment
+from sidebyside.lab import lab_command, lab_environment, write_course_settings
 
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/lib/chromium/chromium")
 # Flags for a closed network and a root user (see the machine notes in the README of tests).
@@ -86,10 +85,7 @@ class LabServer:
 def start_lab(root: Path, timeout: float = 120) -> LabServer:
     """Start the project's JupyterLab (the same command as `make lab`) serving ``root``."""
     env = lab_environment(root)
-    settings = Path(env["JUPYTERLAB_SETTINGS_DIR"])
-    for name, values in TEST_SETTINGS.items():
-        (settings / name).parent.mkdir(parents=True, exist_ok=True)
-        (settings / name).write_text(json.dumps(values))
+    write_course_settings(Path(env["JUPYTERLAB_SETTINGS_DIR"]), TEST_SETTINGS)
     port, token = free_port(), secrets.token_hex(16)
     log_path = root / "jupyterlab.log"
     command = lab_command(root, port=port, token=token, open_browser=False, notebook=None)
@@ -172,12 +168,15 @@ def accept_dialogs(page) -> list[str]:
     return texts
 
 
-def run_all_from_menu(page, attempts: int = 3) -> None:
+def run_all_from_menu(page, attempts: int = 4) -> None:
     """Run > Run All Cells, as a student would; retried if the click did not take."""
     dialogs = []
     for _ in range(attempts):
         dialogs += accept_dialogs(page)
-        page.locator("#jp-MainMenu .lm-MenuBar-itemLabel", has_text="Run").first.click()
+        try:
+            page.locator("#jp-MainMenu .lm-MenuBar-itemLabel", has_text="Run").first.click(timeout=10_000)
+        except Exception:  # a dialog that opened meanwhile: answered at the next attempt
+            continue
         item = page.locator(".lm-Menu-item:visible", has_text="Run All Cells").first
         item.wait_for(state="visible", timeout=10_000)
         item.click()

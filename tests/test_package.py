@@ -144,6 +144,17 @@ def test_lab_keeps_jupyter_state_inside_the_project(tmp_path):
     assert "--ServerApp.port=8899" in command and "--no-browser" in command
 
 
+def test_lab_starts_the_kernel_without_asking_and_keeps_saved_settings(tmp_path):
+    from sidebyside import lab
+
+    name = "@jupyterlab/notebook-extension/tracker.jupyterlab-settings"
+    lab.write_course_settings(tmp_path)
+    assert json.loads((tmp_path / name).read_text()) == {"autoStartDefaultKernel": True}
+    (tmp_path / name).write_text('{"autoStartDefaultKernel": false}')  # the student's own choice
+    lab.write_course_settings(tmp_path)
+    assert json.loads((tmp_path / name).read_text()) == {"autoStartDefaultKernel": False}
+
+
 def test_find_course_root_says_what_to_do(tmp_path):
     from sidebyside.assignments import find_course_root
 

@@ -7,6 +7,7 @@ own ``python3``. The browser tests start JupyterLab the same way.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -14,6 +15,26 @@ from pathlib import Path
 from .frameworks import TF_LOG_LEVEL
 
 FIRST_NOTEBOOK = "lessons/00-welcome.ipynb"
+
+# JupyterLab settings the course starts with (a student's own choices, once saved, win): start
+# the notebook's kernel without asking. Otherwise JupyterLab can show a "Select Kernel" dialog
+# when a notebook opens before it has listed the kernels, as on a busy machine.
+COURSE_SETTINGS = {
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"autoStartDefaultKernel": True},
+}
+
+
+def write_course_settings(settings_dir: Path, extra: dict | None = None) -> None:
+    """Write :data:`COURSE_SETTINGS` (plus ``extra``, merged per file) where none are saved."""
+    files = {name: dict(values) for name, values in COURSE_SETTINGS.items()}
+    for name, values in (extra or {}).items():
+        files.setdefault(name, {}).update(values)
+    for name, values in files.items():
+        path = Path(settings_dir) / name
+        if extra is None and path.exists():
+            continue  # the student's saved settings stay as they are
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values, indent=2))
 
 
 def lab_environment(root: Path, base: dict | None = None) -> dict:
@@ -57,6 +78,7 @@ def main() -> None:
     print(f"Starting JupyterLab on the course in {root}; open the URL it prints below.", flush=True)
     os.chdir(root)
     env = lab_environment(root)
+    write_course_settings(Path(env["JUPYTERLAB_SETTINGS_DIR"]))
     command = lab_command(root, open_browser=bool(os.environ.get("DISPLAY") or sys.platform == "darwin"))
     os.execvpe(command[0], command, env)
 
