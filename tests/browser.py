@@ -157,6 +157,12 @@ def accept_dialogs(page) -> list[str]:
             break
         dialog = dialogs.first
         texts.append(" ".join(dialog.inner_text().split())[:300])
+        choices = dialog.locator("select")
+        if choices.count():  # "Select Kernel": the notebook's Python kernel, not "No Kernel"
+            options = choices.first.evaluate("s => [...s.options].map(o => [o.value, o.text])")
+            python = [value for value, text in options if "Python" in text]
+            if python:
+                choices.first.select_option(python[0])
         accept = dialog.locator(".jp-Dialog-button.jp-mod-accept")
         if accept.count():
             accept.first.click()
