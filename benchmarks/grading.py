@@ -11,6 +11,7 @@ notebook alone, and peak memory. Run it on an otherwise idle machine.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -91,9 +92,6 @@ def notebook_in_warm_kernel(path: Path, threads: int) -> float:
     """Seconds to execute ``path`` alone in a kernel forked from a warm server, under the
     grading environment of a run (``threads`` per kernel): the baseline of the harness's own
     overhead when `sidebyside grade` uses warm kernels."""
-    import json
-    import os
-
     from nbclient import NotebookClient
 
     from sidebyside.grading import execute, sandbox, warm_start

@@ -176,12 +176,14 @@ def accept_dialogs(page) -> list[str]:
 
 def run_all_from_menu(page, attempts: int = 4) -> None:
     """Run > Run All Cells, as a student would; retried if the click did not take."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
     dialogs = []
     for _ in range(attempts):
         dialogs += accept_dialogs(page)
         try:
             page.locator("#jp-MainMenu .lm-MenuBar-itemLabel", has_text="Run").first.click(timeout=10_000)
-        except Exception:  # a dialog that opened meanwhile: answered at the next attempt
+        except PlaywrightTimeoutError:  # a dialog that opened meanwhile: answered at the next attempt
             continue
         item = page.locator(".lm-Menu-item:visible", has_text="Run All Cells").first
         item.wait_for(state="visible", timeout=10_000)

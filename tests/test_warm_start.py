@@ -94,7 +94,7 @@ def test_a_warm_kernel_runs_like_a_cold_one(server, monkeypatch, tmp_path):
     preloaded, pid, parent = texts[0].rsplit(" ", 2)
     assert preloaded == "True True", "the frameworks should come already imported"
     assert int(parent) == server.process.pid, "the kernel should be a fork of the warm server"
-    assert [k for k, _ in sandbox.read_kernel_pids(pid_file)] == [int(pid)], "the sandbox needs the kernel's pid for its limits"
+    assert [k for k, _ in warm_start.read_kernel_pids(pid_file)] == [int(pid)], "the sandbox needs the kernel's pid for its limits"
     assert texts[1] == f"42 {run_dir}"
     assert texts[2] == "from the kernel manager -1 1"
     assert "image/png" in texts[3], "figures should show inline, as in a cold kernel"
@@ -149,7 +149,7 @@ def _limited(server, tmp_path, cell: str, limits: sandbox.Limits):
     env[execute.SETTINGS_ENV] = json.dumps({"warm_kernels": server.address, "kernel_pids": str(pid_file)})
     env["NBGRADER_EXECUTION"] = "autograde"
     status, seconds, peak = sandbox.run_limited([sys.executable, "-c", DRIVER, cell], tmp_path, env, limits, tmp_path / "log", pid_file)
-    kernels = [pid for pid, _ in sandbox.read_kernel_pids(pid_file)]
+    kernels = [pid for pid, _ in warm_start.read_kernel_pids(pid_file)]
     assert len(kernels) == 1, (tmp_path / "log").read_text()[-3000:]
     deadline = time.monotonic() + 10
     while psutil.pid_exists(kernels[0]) and time.monotonic() < deadline:
@@ -200,7 +200,7 @@ def test_without_a_server_kernels_start_cold(monkeypatch, tmp_path):
     pid_file = grading_settings(monkeypatch, tmp_path, str(missing))
     texts = run_cells(["import os, sys; print('tensorflow' in sys.modules, os.getppid())"], tmp_path)
     assert texts[0] == f"False {os.getpid()}", "the kernel should have been started the ordinary way"
-    assert len(sandbox.read_kernel_pids(pid_file)) == 1
+    assert len(warm_start.read_kernel_pids(pid_file)) == 1
 
 
 def test_a_bad_request_does_not_stop_the_server(server):

@@ -25,16 +25,16 @@ COURSE_SETTINGS = {
 
 
 def write_course_settings(settings_dir: Path, extra: dict | None = None) -> None:
-    """Write :data:`COURSE_SETTINGS` (plus ``extra``, merged per file) where none are saved."""
+    """Write :data:`COURSE_SETTINGS` (plus ``extra``, merged per file) into each settings file
+    not saved yet: settings a student has saved stay as they are."""
     files = {name: dict(values) for name, values in COURSE_SETTINGS.items()}
     for name, values in (extra or {}).items():
         files.setdefault(name, {}).update(values)
     for name, values in files.items():
         path = Path(settings_dir) / name
-        if extra is None and path.exists():
-            continue  # the student's saved settings stay as they are
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(values, indent=2))
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(values, indent=2))
 
 
 def lab_environment(root: Path, base: dict | None = None) -> dict:

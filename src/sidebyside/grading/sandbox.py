@@ -155,7 +155,7 @@ def build_course(work: Path, root: Path, assignment: str, source_dir: str, templ
 class ProcessTree:
     """The processes of one nbgrader run: nbgrader, its descendants, and the kernels listed in
     ``pid_file`` (a warm kernel is a child of the warm server, not of nbgrader, so the
-    provisioner writes each kernel's pid and start time there).
+    provisioner writes each kernel's pid and start time there: :func:`.warm_start.read_kernel_pids`).
 
     Each process is held as a ``psutil.Process`` made while it certainly was that process, and
     psutil checks a process's identity (pid and start time) before measuring or signalling it.
@@ -182,7 +182,7 @@ class ProcessTree:
         import psutil
 
         found = []
-        for pid, start in read_kernel_pids(self.pid_file):
+        for pid, start in warm_start.read_kernel_pids(self.pid_file):
             if pid in self.known:
                 continue
             try:
@@ -207,14 +207,14 @@ class ProcessTree:
                 pass
         running = []
         for pid, proc in list(self.known.items()):
+            if not proc.is_running():
+                del self.known[pid]  # ended and reaped: its pid may name another process now
+                continue
             try:
-                alive = proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+                if proc.status() != psutil.STATUS_ZOMBIE:
+                    running.append(proc)
             except psutil.Error:
-                alive = False
-            if alive:
-                running.append(proc)
-            elif not proc.is_running():
-                del self.known[pid]  # ended: its pid may be reused from now on
+                pass
         return running
 
     def rss_mb(self) -> float:
@@ -236,20 +236,6 @@ class ProcessTree:
                 proc.kill()  # psutil refuses (NoSuchProcess) if the pid now names another process
             except psutil.Error:
                 pass
-
-
-def read_kernel_pids(pid_file: Path | None) -> list[tuple[int, float]]:
-    """(pid, start time) of each kernel listed in ``pid_file`` (see :class:`ProcessTree`)."""
-    if pid_file is None or not pid_file.is_file():
-        return []
-    found = []
-    for line in pid_file.read_text().splitlines():
-        try:
-            pid, start = line.split()
-            found.append((int(pid), float(start)))
-        except ValueError:
-            continue
-    return found
 
 
 def _wait_for_end(process, timeout: float) -> bool:
@@ -315,9 +301,11 @@ def run_limited(
             # outlive nbgrader when nbgrader itself is killed).
             tree.kill()
             if isinstance(process, _WatchedPopen) and process.returncode is None:
+                # its group too, which is safe only before it is reaped (a forked nbgrader's
+                # group is killed by its warm server, which reaps it)
                 try:
-                    os.killpg(process.pid, signal.SIGKILL)  # safe: not reaped yet (a forked
-                except OSError:                          # one's group is killed by its server)
+                    os.killpg(process.pid, signal.SIGKILL)
+                except OSError:
                     pass
                 process.wait()
                 process.close_pidfd()

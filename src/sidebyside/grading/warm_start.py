@@ -481,8 +481,9 @@ def _provisioner_class():
             return connection_info
 
         def _record_pid(self):
-            """Append the kernel's pid and start time to ``pid_file``: the start time tells the
-            sandbox whether that pid still names this kernel (pids are reused)."""
+            """Append the kernel's pid and start time to ``pid_file`` (read back by
+            :func:`read_kernel_pids`): the start time tells whether that pid still names this
+            kernel (pids are reused)."""
             import psutil
 
             if not self.pid_file:
@@ -497,6 +498,22 @@ def _provisioner_class():
                 out.write(f"{self.pid} {started!r}\n")
 
     return WarmKernelProvisioner
+
+
+def read_kernel_pids(pid_file: Path | str | None) -> list[tuple[int, float]]:
+    """(pid, start time) of each kernel the provisioner listed in ``pid_file``: the sandbox's
+    memory cap and time budget reach the kernels through it (a reused pid is told apart by
+    its start time)."""
+    if pid_file is None or not Path(pid_file).is_file():
+        return []
+    found = []
+    for line in Path(pid_file).read_text().splitlines():
+        try:
+            pid, start = line.split()
+            found.append((int(pid), float(start)))
+        except ValueError:
+            continue
+    return found
 
 
 def provisioner(kernel_id: str, kernel_spec, parent, *, address: str | None, pid_file: str | None):
