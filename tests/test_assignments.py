@@ -4,7 +4,10 @@
 - `nbgrader validate` passes on each solution, `--invert` on each released exercise;
 - an autograde round trip in a scratch course: the solution scores full marks, the untouched
   release 0 (without a grading error), a half-done submission in between, and the stored wrong
-  answers each lose their cell's points; `nbgrader export` lists every student.
+  answers each lose their cell's points (those that delegate the task to the course package's
+  own implementation score 0), the stored right answers (another valid spelling, and answers
+  that follow each task's statement literally) keep full marks; `nbgrader export` lists every
+  student.
 """
 
 from __future__ import annotations
@@ -42,10 +45,25 @@ def autograded_tests(nb) -> list[str]:
     ]
 
 
+#: Wrong answers whose name starts with this hand the task to the course package's own
+#: implementation (sidebyside.checks.own_work catches them): they must score exactly 0.
+DELEGATES = "delegates:"
+
+
+def stored_answers(kind: str, assignment: str) -> dict[str, dict[str, str]]:
+    """``tests/{kind}_answers/NN-topic.py``: {grade_id: {name: answer cell source}}."""
+    path = ROOT / "tests" / f"{kind}_answers" / f"{assignment}.py"
+    assert path.exists(), f"{path.relative_to(ROOT)} is missing: store {kind} answers for every answer cell"
+    return runpy.run_path(str(path))[f"{kind.upper()}_ANSWERS"]
+
+
 def wrong_answers(assignment: str) -> dict[str, dict[str, str]]:
-    path = ROOT / "tests" / "wrong_answers" / f"{assignment}.py"
-    assert path.exists(), f"{path.relative_to(ROOT)} is missing: store wrong answers for every answer cell"
-    return runpy.run_path(str(path))["WRONG_ANSWERS"]
+    return stored_answers("wrong", assignment)
+
+
+def right_answers(assignment: str) -> dict[str, dict[str, str]]:
+    """Correct answers written another valid way, or following the task's statement literally."""
+    return stored_answers("right", assignment)
 
 
 def wrong_answer_rounds(answers: dict[str, dict[str, str]]) -> list[dict[str, tuple[str, str]]]:
@@ -111,6 +129,8 @@ def graded(assignment: str, folder: str):
     rounds = wrong_answer_rounds(wrong_answers(assignment))
     for k, round_ in enumerate(rounds, start=1):
         scratch.submit(f"wrong-{k}", course.replace_cells(solution, {cell: source for cell, (_, source) in round_.items()}))
+    for k, round_ in enumerate(wrong_answer_rounds(right_answers(assignment)), start=1):
+        scratch.submit(f"right-{k}", course.replace_cells(solution, {cell: source for cell, (_, source) in round_.items()}))
     result = scratch.autograde(timeout=3000)
     return scratch, solution, rounds, result
 
@@ -173,6 +193,47 @@ def test_every_answer_cell_has_wrong_answers(assignment):
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_every_answer_cell_has_right_answers(assignment):
+    solution = nbformat.read(solution_path(assignment), as_version=4)
+    answers, stored = course.answer_cell_ids(solution), right_answers(assignment)
+    unknown = sorted(set(stored) - set(answers))
+    assert not unknown, f"tests/right_answers/{assignment}.py names cells that are not answer cells: {unknown}"
+    missing = [a for a in answers if not stored.get(a)]
+    assert not missing, f"tests/right_answers/{assignment}.py has no other valid answer for: {missing}"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_delegating_answers_are_stored_for_both_frameworks(assignment):
+    """Each assignment stores answers that hand a task to the course package, in each framework."""
+    stored = wrong_answers(assignment)
+    delegating = {cell for cell, by_name in stored.items() if any(name.startswith(DELEGATES) for name in by_name)}
+    for prefix in ("torch_", "tf_"):
+        assert any(cell.startswith(prefix) for cell in delegating), (
+            f"tests/wrong_answers/{assignment}.py: expected a wrong answer named '{DELEGATES} ...' for a "
+            f"{prefix}... cell; got delegating answers only for {sorted(delegating) or 'no cell'}"
+        )
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_every_right_answer_keeps_full_marks(assignment, grading):
+    scratch, solution, _, result = grading
+    max_scores, scores = scratch.max_scores(), scratch.scores()
+    tests = autograded_tests(solution)
+    problems = []
+    for k, round_ in enumerate(wrong_answer_rounds(right_answers(assignment)), start=1):
+        student = scores.get(f"right-{k}")
+        if student is None:
+            problems.append(f"right-{k} was not graded")
+            continue
+        for answer, (name, _) in round_.items():
+            cells = [c for c in course.grading_cells_for(answer, max_scores) if c in tests]
+            got, full = totals(student, cells), totals(max_scores, cells)
+            if got < full:
+                problems.append(f"the valid answer {name!r} for {answer} scores {got} of {full} on {cells}: a test checks one spelling, or asks for more than the task states")
+    assert not problems, "\n".join(problems) + f"\n{result.stderr[-3000:]}"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_every_wrong_answer_loses_its_points(assignment, grading):
     scratch, solution, rounds, result = grading
     max_scores, scores = scratch.max_scores(), scratch.scores()
@@ -190,6 +251,8 @@ def test_every_wrong_answer_loses_its_points(assignment, grading):
             got, full = totals(student, cells), totals(max_scores, cells)
             if answer in round_ and got >= full:
                 problems.append(f"wrong answer {round_[answer][0]!r} for {answer} keeps all {full} points of {cells}")
+            elif answer in round_ and round_[answer][0].startswith(DELEGATES) and got > 0:
+                problems.append(f"{round_[answer][0]!r} for {answer} earns {got} of {full} points of {cells}: an answer that delegates the task must earn 0")
             if answer not in round_ and got < full:
                 problems.append(f"in wrong-{k}, the correct {answer} lost points ({got}/{full}): a test depends on another answer cell")
     assert not problems, "\n".join(problems) + f"\n{result.stderr[-3000:]}"

@@ -101,6 +101,38 @@ def strip_markers(source: str) -> str:
     return "\n".join(line for line in source.splitlines() if not line.strip().startswith("### "))
 
 
+def names_a_value(message) -> bool:
+    """A failure message that shows something received: an f-string with a value in it, or
+    any expression that is not a plain literal (a call, a name, a concatenation)."""
+    if isinstance(message, ast.Constant):
+        return False
+    if isinstance(message, ast.JoinedStr):
+        return any(isinstance(part, ast.FormattedValue) for part in message.values)
+    return True
+
+
+def silent_failures(tree) -> list[str]:
+    """Every ``assert`` and ``raise AssertionError`` whose failure would not say what was received."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assert):
+            text = ast.unparse(node.test)[:70]
+            if node.msg is None:
+                found.append(f"line {node.lineno}: bare `assert {text}`: say what was expected and what was received")
+            elif not names_a_value(node.msg):
+                found.append(f"line {node.lineno}: `assert {text}` fails with a fixed message: show the received value (an f-string)")
+        elif isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call) and getattr(node.exc.func, "id", "") == "AssertionError":
+            if not node.exc.args or not names_a_value(node.exc.args[0]):
+                found.append(f"line {node.lineno}: `raise AssertionError` with a fixed message: show the received value (an f-string)")
+    return found
+
+
+def test_silent_failures_are_found():
+    """The check above catches what it is meant to, and lets informative messages through."""
+    found = silent_failures(ast.parse('assert x == 1\nassert x, "fixed"\nassert x, f"got {x!r}"\nraise AssertionError("no")\nassert y, message(y)'))
+    assert [line.split(":")[0] for line in found] == ["line 1", "line 2", "line 4"], f"expected lines 1, 2 and 4 flagged, got {found}"
+
+
 @pytest.mark.parametrize("path", solutions(), ids=rel)
 def test_assignment_cells(path):
     nb = read(path)
@@ -120,6 +152,7 @@ def test_assignment_cells(path):
             body = ast.parse(strip_markers(cell.source)).body
             if not (body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) and isinstance(body[0].value.value, str)):
                 problems.append(f"test cell {grade_id} should start with a one-line docstring saying what it checks")
+            problems.extend(f"test cell {grade_id}: {problem}" for problem in silent_failures(ast.parse(strip_markers(cell.source))))
             if body and isinstance(body[-1], ast.Expr) and not isinstance(body[-1].value, ast.Call):
                 problems.append(f"test cell {grade_id} ends with a bare expression (nbgrader reads it as partial credit)")
         if meta.get("solution") and cell.cell_type == "code" and "### BEGIN SOLUTION" not in cell.source:

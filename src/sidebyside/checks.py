@@ -87,3 +87,106 @@ def assert_number(value, expected: float | None = None, *, rel: float = 1e-6, wh
     if expected is not None:
         assert _isclose(value, expected, rel_tol=rel, abs_tol=rel), f"{what} is {value}, expected {expected}"
     return _float(value)
+
+
+# --- An answer does its own work ------------------------------------------------------------
+
+_setprofile = __import__("sys").setprofile
+_getprofile = __import__("sys").getprofile
+_thread_setprofile = __import__("threading").setprofile
+_iscode = __import__("inspect").iscode
+_CodeType = type((lambda: 0).__code__)
+
+
+class DelegatedWork(AssertionError):
+    """The answer ran the course package's own implementation of the task it was asked to write."""
+
+
+def _code_keys(reference) -> dict[tuple, str]:
+    """``(file, first line, name)`` of every code object a reference runs, nested ones included.
+
+    Keys, not code objects: a copy made with ``code.replace()`` or ``types.FunctionType`` keeps them.
+    """
+    import types
+
+    if isinstance(reference, types.ModuleType):
+        members = [v for v in vars(reference).values() if getattr(v, "__module__", None) == reference.__name__]
+        label = reference.__name__
+    elif isinstance(reference, type):
+        members = [v for v in vars(reference).values()]
+        label = f"{reference.__module__}.{reference.__qualname__}"
+    else:
+        members = [reference]
+        label = f"{getattr(reference, '__module__', '?')}.{getattr(reference, '__qualname__', reference)}"
+    keys: dict[tuple, str] = {}
+    pending = []
+    for member in members:
+        member = getattr(member, "__func__", member)  # methods, classmethods, staticmethods
+        member = getattr(member, "fget", member)  # properties
+        if isinstance(member, type) and member is not reference:
+            keys.update(_code_keys(member))
+            continue
+        code = getattr(member, "__code__", None)
+        if _type(code) is _CodeType:
+            pending.append(code)
+    while pending:
+        code = pending.pop()
+        keys[(code.co_filename, code.co_firstlineno, code.co_name)] = label
+        pending.extend(c for c in code.co_consts if _iscode(c))
+    return keys
+
+
+class own_work:
+    """Fail the test if the answer runs the course's own implementation of the task.
+
+    Use it around the call of the student's code in a test cell::
+
+        with checks.own_work(training.train_torch, training.copy_keras_to_torch):
+            history = train(model, X, y)
+
+    However the answer reaches a reference (an alias, ``getattr``, ``importlib``, a reference
+    captured before the test, a copy of its code object, a thread started inside the call),
+    running its code is seen here through a profile function, and the call fails with
+    :class:`DelegatedWork` naming what ran. A reference is a function, a class (all its
+    methods) or a module (every function and class defined in it).
+    """
+
+    def __init__(self, *references, task: str = "this task"):
+        self.keys: dict[tuple, str] = {}
+        for reference in references:
+            self.keys.update(_code_keys(reference))
+        self.task = task
+        self.seen: list[str] = []
+
+    def _profile(self, frame, event, arg):
+        if event == "call":
+            label = self.keys.get((frame.f_code.co_filename, frame.f_code.co_firstlineno, frame.f_code.co_name))
+            if label is not None:
+                self.seen.append(label)
+                raise DelegatedWork(self._message())
+
+    def _message(self) -> str:
+        return (
+            f"expected the answer to do {self.task} with its own framework code; got a call to the course "
+            f"package's own implementation {self.seen[0]}. Write it yourself: the lesson shows the framework code."
+        )
+
+    def __enter__(self):
+        self.previous = _getprofile()
+        self.hook = self._profile  # one bound method, so that it can be recognised by identity
+        _thread_setprofile(self.hook)
+        _setprofile(self.hook)
+        return self
+
+    def __exit__(self, kind, value, traceback):
+        still_ours = _getprofile() is self.hook
+        _setprofile(self.previous)
+        _thread_setprofile(None)
+        if self.seen:
+            raise DelegatedWork(self._message()) from (value if kind is not DelegatedWork else None)
+        if not still_ours and kind is None:
+            raise DelegatedWork(
+                "expected the answer to leave the interpreter's profile function alone; got it replaced "
+                "or removed while the answer ran"
+            )
+        return False
