@@ -104,4 +104,4 @@ def test_a_previous_profile_function_is_put_back():
 def test_the_answers_own_errors_pass_through():
     with pytest.raises(ZeroDivisionError):
         with checks.own_work(timing.measure):
-            1 / 0
+            _ = 1 / 0

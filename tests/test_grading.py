@@ -165,6 +165,26 @@ def test_a_cold_start_gives_the_same_grades(grading, tmp_path):
 
 
 @pytest.mark.nbgrader
+def test_a_course_root_in_the_config_stays_out_of_scratch_courses(tmp_path):
+    """nbgrader's docs suggest ``CourseDirectory.root`` for shared setups; scratch courses set
+    their own layout, so students are still graded (not "extra notebook ...") and nothing is
+    released or graded into the real course."""
+    course = make_class(tmp_path / "rooted-class")
+    with open(course / "nbgrader_config.py", "a") as config:
+        config.write(f"\nc.CourseDirectory.root = {str(course)!r}\n")
+    before = sorted(p.name for p in course.iterdir())
+    result = run.grade(run.Options(root=course, assignment=A, students=["honest"], workers=1, progress=False, feedback=False))
+    honest = by_student(result)["honest"]
+    want_score, _, want_status = class_03.EXPECTED["honest"]
+    tests = {cell: value for nb in honest.outcome["scores"].values() for cell, value in nb.items() if cell.startswith("test_")}
+    assert honest.status == want_status, f"expected status {want_status!r}, got {honest.status!r}: {honest.findings}"
+    assert sum(v or 0.0 for v in tests.values()) == want_score, f"expected {want_score} points, got {tests}"
+    assert not (course / "exercises").exists() and not (course / "autograded").exists(), (
+        f"a scratch course wrote into the real course: {sorted(p.name for p in course.iterdir())} (before: {before})"
+    )
+
+
+@pytest.mark.nbgrader
 def test_plain_nbgrader_is_fooled(tmp_path):
     """The same cheats under plain `nbgrader autograde` earn points: the guard is needed."""
     from sidebyside.assignments import run_nbgrader
@@ -267,6 +287,37 @@ def test_the_guard_restores_a_tampered_shell():
         shell.run_cell("result = (len([1, 2]), reference(5), x, 'sorted' in globals())")
         assert shell.user_ns["result"] == (2, 5, 1, False)
         assert json.loads(guard("before", "n4"))["changes"] == []
+    finally:
+        InteractiveShell.clear_instance()
+        __import__("builtins").__dict__.pop("_test_guard", None)
+
+
+def test_honest_test_cells_are_not_taken_for_tampering():
+    """Pickling a tensor (as torch.export.save does) makes copyreg cache ``__slotnames__`` on
+    torch.Tensor, and checks.own_work sets and removes a profile function: neither is a change
+    the guard reports (solution 02 once scored 8 of 10 under `sidebyside grade` for the first)."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from sidebyside.grading import kernel_guard
+
+    shell = InteractiveShell.instance()
+    try:
+        shell.kernel = type("K", (), {"shell_handlers": {}})()
+        shell.run_cell("import io, pickle, torch\nfrom sidebyside import checks, timing")
+        torch = sys.modules["torch"]
+        torch.Tensor.__dict__.get("__slotnames__") is None or delattr(torch.Tensor, "__slotnames__")
+        kernel_guard.install(shell, "_test_guard", json.dumps(["checks.own_work"]))
+        guard = __import__("builtins").__dict__["_test_guard"]
+        guard("before", "n1")
+        result = shell.run_cell(
+            "pickle.dump(torch.ones(2), io.BytesIO())\n"
+            "with checks.own_work(timing.measure):\n"
+            "    total = sum(range(10))\n"
+        )
+        assert result.success, f"the honest test cell failed: {result.error_in_exec!r}"
+        assert "__slotnames__" in torch.Tensor.__dict__, "pickling should have cached __slotnames__ (the case under test)"
+        changes = json.loads(guard("after_test", "n2", stores=["total"]))["changes"]
+        assert changes == [], f"expected no tampering reported for an honest test cell, got {changes}"
     finally:
         InteractiveShell.clear_instance()
         __import__("builtins").__dict__.pop("_test_guard", None)

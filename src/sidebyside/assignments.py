@@ -81,6 +81,33 @@ def release(assignment: str, root: Path) -> list[Path]:
     return written
 
 
+#: Where a scratch course keeps things. Set explicitly (with ``CourseDirectory.root``), so that
+#: what the instructor's nbgrader_config.py says about paths (nbgrader's docs suggest setting
+#: ``root`` for shared setups) never sends a scratch course's work into the real course.
+SCRATCH_LAYOUT = {
+    "source_directory": "solutions",
+    "release_directory": "exercises",
+    "submitted_directory": "submitted",
+    "autograded_directory": "autograded",
+    "feedback_directory": "feedback",
+}
+
+
+def scratch_layout(folder: Path, **overrides: str) -> dict[str, str]:
+    """The CourseDirectory settings of a scratch course in ``folder``."""
+    return {"root": str(Path(folder).resolve()), **SCRATCH_LAYOUT, **overrides}
+
+
+def scratch_layout_args(folder: Path, **overrides: str) -> list[str]:
+    """:func:`scratch_layout` as nbgrader command-line options."""
+    return [f"--CourseDirectory.{key}={value}" for key, value in scratch_layout(folder, **overrides).items()]
+
+
+def scratch_layout_config(folder: Path, **overrides: str) -> str:
+    """:func:`scratch_layout` as lines of an nbgrader_config.py."""
+    return "".join(f"c.CourseDirectory.{key} = {value!r}\n" for key, value in scratch_layout(folder, **overrides).items())
+
+
 @dataclass
 class ScratchCourse:
     """A throwaway nbgrader course in ``folder``, with the course's config and one assignment.
@@ -104,7 +131,7 @@ class ScratchCourse:
         self.db_url = f"sqlite:///{self.folder / 'gradebook.db'}"
 
     def nbgrader(self, *args: str, **kwargs) -> subprocess.CompletedProcess:
-        return run_nbgrader([*args, f"--CourseDirectory.db_url={self.db_url}"], self.folder, **kwargs)
+        return run_nbgrader([*args, f"--CourseDirectory.db_url={self.db_url}", *scratch_layout_args(self.folder)], self.folder, **kwargs)
 
     def generate(self) -> Path:
         """Release the assignment; return the released folder."""

@@ -48,7 +48,7 @@ _SHELL_ATTRS = (
 # handles cell errors without sys.excepthook, so clearing it hides nothing.)
 _SYS_ATTRS = ("displayhook", "stdout", "stderr", "breakpointhook", "meta_path", "path_hooks")
 _KERNEL_SWAPPED_BUILTINS = ("input", "raw_input", "getpass")
-_LAZY_CLASS_KEYS = ("__annotations__", "__abstractmethods__", "_abc_impl")  # created on first use
+_LAZY_CLASS_KEYS = ("__annotations__", "__abstractmethods__", "_abc_impl", "__slotnames__")  # created on first use (__slotnames__: by copyreg when an instance is pickled, e.g. by torch.export.save)
 _FUNC_ATTRS = ("__code__", "__defaults__", "__kwdefaults__", "__globals__")
 
 
@@ -319,7 +319,7 @@ _EMPTY = _Empty()
 
 def _cell_full(cell) -> bool:
     try:
-        cell.cell_contents
+        cell.cell_contents  # noqa: B018 - reading it raises ValueError when the cell is empty
     except ValueError:
         return False
     return True

@@ -125,7 +125,7 @@ def ensure_assignment(db_url: str, template, assignment: str) -> None:
             return
         except MissingEntry:
             pass
-    course_tools.run_nbgrader(["generate_assignment", assignment, "--force", f"--CourseDirectory.db_url={db_url}"], template.folder)
+    course_tools.run_nbgrader(["generate_assignment", assignment, "--force", f"--CourseDirectory.db_url={db_url}", *course_tools.scratch_layout_args(template.folder)], template.folder)
 
 
 def merge(db_url: str, assignment: str, student: str, outcome: sandbox.Outcome, prechecked, root: Path, scratch_course: Path | None) -> None:

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import nbformat
 
-from ..assignments import nbgrader_env
+from ..assignments import nbgrader_env, scratch_layout_config
 from . import warm_start
 
 GUARD_CONFIG = '''
@@ -52,7 +52,6 @@ c.Autograde.autograde_preprocessors = [
 ]
 c.OverwriteCells.add_missing_cells = True
 c.CourseDirectory.db_url = "sqlite:///gradebook.db"
-c.CourseDirectory.source_directory = "source"
 '''
 JAIL_CONFIG = '''
 c.KernelManager.transport = "ipc"
@@ -123,7 +122,7 @@ def build_course(work: Path, root: Path, assignment: str, source_dir: str, templ
     if course.exists():
         shutil.rmtree(course)
     course.mkdir(parents=True)
-    config = (root / "nbgrader_config.py").read_text() + GUARD_CONFIG + config_extra
+    config = (root / "nbgrader_config.py").read_text() + GUARD_CONFIG + scratch_layout_config(course, source_directory="source") + config_extra
     (course / "nbgrader_config.py").write_text(config)
     shutil.copy(template_db, course / "gradebook.db")
     source = course / "source" / assignment
