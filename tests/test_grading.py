@@ -179,9 +179,12 @@ def test_a_course_root_in_the_config_stays_out_of_scratch_courses(tmp_path):
     tests = {cell: value for nb in honest.outcome["scores"].values() for cell, value in nb.items() if cell.startswith("test_")}
     assert honest.status == want_status, f"expected status {want_status!r}, got {honest.status!r}: {honest.findings}"
     assert sum(v or 0.0 for v in tests.values()) == want_score, f"expected {want_score} points, got {tests}"
-    assert not (course / "exercises").exists() and not (course / "autograded").exists(), (
-        f"a scratch course wrote into the real course: {sorted(p.name for p in course.iterdir())} (before: {before})"
+    # autograded/STUDENT is copied back on purpose; a release (exercises/) would come from a scratch course
+    assert not (course / "exercises").exists(), (
+        f"a scratch course released into the real course: {sorted(p.name for p in course.iterdir())} (before: {before})"
     )
+    graded_students = sorted(p.name for p in (course / "autograded").iterdir())
+    assert graded_students == ["honest"], f"expected only the honest student in autograded/, got {graded_students}"
 
 
 @pytest.mark.nbgrader
