@@ -353,3 +353,53 @@ def test_hardened_checks_reject_look_alikes():
     finally:
         np.allclose = saved
     assert checks.assert_number(2, 2.0) == 2.0
+
+
+# --- every assignment's reference and valid answers, through `sidebyside grade` -------------------
+
+
+def every_assignment() -> list[str]:
+    from conftest import assignments
+
+    return assignments()
+
+
+@pytest.mark.nbgrader
+@pytest.mark.parametrize("assignment", every_assignment())
+def test_reference_and_valid_answers_get_full_marks_from_sidebyside_grade(assignment, tmp_path):
+    """The solution and the stored right answers of every assignment score full marks under the
+    guard, with no finding: an honest answer never loses points to the grader's own checks."""
+    from sidebyside import assignments as course_tools
+
+    course = tmp_path / "class"
+    course.mkdir()
+    shutil.copy(ROOT / "nbgrader_config.py", course)
+    shutil.copytree(ROOT / "solutions" / assignment, course / "solutions" / assignment)
+    solution = nbformat.read(ROOT / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
+    right = runpy.run_path(str(ROOT / "tests" / "right_answers" / f"{assignment}.py"))["RIGHT_ANSWERS"]
+    submissions = {"reference": solution}
+    count = max((len(v) for v in right.values()), default=0)
+    for k in range(count):
+        sources = {cell: list(by_name.values())[k] for cell, by_name in right.items() if k < len(by_name)}
+        submissions[f"right-{k + 1}"] = course_tools.replace_cells(solution, sources)
+    for student, notebook in submissions.items():
+        target = course / "submitted" / student / assignment / f"{assignment}.ipynb"
+        target.parent.mkdir(parents=True)
+        nbformat.write(notebook, target)
+    result = run.grade(run.Options(root=course, assignment=assignment, workers=2, progress=False, feedback=False))
+    problems = []
+    for student in result.students:
+        if student.findings:
+            problems.append(f"{student.student}: expected no finding, got {[f.get('message', f) for f in student.findings]}")
+        scores, maxima = student.outcome.get("scores", {}), student.outcome.get("max_scores", {})
+        lost = {
+            cell: (score, maxima.get(nb, {}).get(cell))
+            for nb, cells in scores.items()
+            for cell, score in cells.items()
+            if cell.startswith("test_") and score != maxima.get(nb, {}).get(cell)
+        }
+        if student.status != "graded" or lost or not scores:
+            problems.append(f"{student.student}: expected every test cell at full marks and status 'graded', got {student.status!r} and (score, max) {lost or scores}")
+    missing = set(submissions) - {s.student for s in result.students}
+    assert not missing, f"expected every submission graded, missing {sorted(missing)}"
+    assert not problems, "\n".join(problems) + "\n" + report.markdown(result)[-6000:]
