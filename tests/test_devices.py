@@ -275,7 +275,31 @@ def test_options_offer_only_what_is_there():
 def test_choice_text_shows_both_frameworks_side_by_side():
     choice = choose_device("cuda:1", environ=NO_ENV, devices=TWO_CUDA)
     text = device_widgets.choice_text(choice)
-    assert "torch.device('cuda:1')" in text and "tf.device('/GPU:1')" in text
+    assert "torch.device('cuda:1')" in text and "tf.device('/GPU:1')" in text, f"expected both devices in effect, got {text!r}"
+
+
+@pytest.mark.parametrize(
+    "requested, source, expected",
+    [
+        (None, "argument", "Asked for 'auto' (the default: no sbs.setup(device=...), no SIDEBYSIDE_DEVICE): \"auto\" picks the best device here: cuda:0."),
+        ("auto", "picker", "Asked for 'auto' (chosen in the device picker): \"auto\" picks the best device here: cuda:0."),
+        ("cpu", "picker", "Asked for 'cpu' (chosen in the device picker): this overrides \"auto\", which picks cuda:0 here."),
+        ("/GPU:1", "argument", "Asked for '/GPU:1' (asked in code: sbs.setup(device=...) or sbs.devices.set_device(...)): this overrides \"auto\", which picks cuda:0 here."),
+    ],
+)
+def test_request_line_says_what_was_asked_where_from_and_against_auto(requested, source, expected):
+    choice = choose_device(requested, environ=NO_ENV, devices=TWO_CUDA, source=source)
+    got = device_widgets.request_line(choice)
+    assert got == expected, f"expected {expected!r}, got {got!r}"
+
+
+def test_request_line_for_the_environment_and_grading():
+    choice = choose_device(environ={devices.DEVICE_ENV_VAR: "cuda:1"}, devices=CPU_ONLY)
+    got = device_widgets.request_line(choice)
+    assert got == "Asked for 'cuda:1' (from the environment variable SIDEBYSIDE_DEVICE): this overrides \"auto\", which picks cpu here.", f"got {got!r}"
+    choice = choose_device("tpu", environ={"NBGRADER_EXECUTION": "1"}, devices=TWO_CUDA)  # unchecked under grading
+    got = device_widgets.request_line(choice)
+    assert got.startswith("Asked for 'tpu' (under grading)"), f"got {got!r}"
 
 
 def test_picker_dropdown_sets_the_course_device():
@@ -288,6 +312,36 @@ def test_picker_dropdown_sets_the_course_device():
     assert "tf.device(&#x27;/GPU:1&#x27;)" in picker.status.value
     picker.dropdown.value = "cpu"
     assert devices.current_device().device == CPU
+
+
+def test_picker_answers_cpu_after_auto_on_a_cpu_only_machine():
+    """The bug seen in a browser: "auto" already picks the CPU, so choosing "cpu" used to
+    change nothing on the page. Now the status says what was asked and that it overrides auto."""
+    picker = device_widgets.DevicePicker(CPU_ONLY, {}, initial="auto", environ=NO_ENV)
+    before = picker.status.value
+    assert "Asked for &#x27;auto&#x27;" in before and "picks the best device here: cpu" in before, f"got {before!r}"
+    picker.dropdown.value = "cpu"  # as a click would
+    after = picker.status.value
+    assert after != before, f"choosing 'cpu' after 'auto' left the status unchanged: {after!r}"
+    assert "Asked for &#x27;cpu&#x27; (chosen in the device picker): this overrides &quot;auto&quot;, which picks cpu here." in after, f"got {after!r}"
+    assert "torch.device(&#x27;cpu&#x27;)" in after and "tf.device(&#x27;/CPU:0&#x27;)" in after, f"got {after!r}"
+    assert picker.choice.source == "picker" and devices.current_device() is picker.choice, f"got {picker.choice!r}"
+    picker.dropdown.value = "auto"
+    assert picker.status.value == before.replace("(asked in code: sbs.setup(device=...) or sbs.devices.set_device(...))", "(chosen in the device picker)"), (
+        f"back to 'auto' should read as before, now from the picker; got {picker.status.value!r}"
+    )
+
+
+def test_picker_status_time_in_python():
+    """The kernel's share of a device change (the browser test measures the whole round trip)."""
+    import time
+
+    picker = device_widgets.DevicePicker(TWO_CUDA, {}, initial="auto", environ=NO_ENV)
+    start = time.perf_counter()
+    for value in ["cpu", "cuda:1", "auto"] * 20:
+        picker.dropdown.value = value
+    per_change_ms = (time.perf_counter() - start) / 60 * 1e3
+    assert per_change_ms < 20, f"a device change should update the status in well under 100 ms in the kernel, took {per_change_ms:.2f} ms"
 
 
 def test_picker_without_gpu_falls_back_and_says_why():

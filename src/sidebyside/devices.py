@@ -46,7 +46,7 @@ class DeviceChoice:
 
     device: Device
     requested: str  # what was asked for ("auto" when nothing was)
-    source: str  # "argument", "environment", "default" or "grading"
+    source: str  # "argument", "picker", "environment", "default" or "grading"
     message: str = ""  # set when the request could not be honoured as asked
     available: tuple[Device, ...] = field(default=(CPU,))
 
@@ -156,11 +156,14 @@ def choose_device(
     *,
     environ: dict | None = None,
     devices: list[Device] | None = None,
+    source: str = "argument",
 ) -> DeviceChoice:
     """Decide the course-wide device. Never raises for a missing GPU: it falls back to the CPU
     and says why in ``DeviceChoice.message``.
 
-    ``devices`` defaults to what the frameworks see here; tests pass faked lists.
+    ``devices`` defaults to what the frameworks see here; tests pass faked lists. ``source``
+    names where an explicit ``requested`` came from (``"argument"``, or ``"picker"`` for the
+    device picker of lesson 04), so that the choice can say so.
     """
     environ = os.environ if environ is None else environ
     if environ.get(GRADING_ENV_VAR):
@@ -169,7 +172,7 @@ def choose_device(
         return DeviceChoice(CPU, asked, "grading", message, (CPU,))
 
     if requested is not None:
-        asked, source = requested, "argument"
+        asked = requested
     elif environ.get(DEVICE_ENV_VAR):
         asked, source = environ[DEVICE_ENV_VAR], "environment"
     else:
@@ -352,10 +355,10 @@ def configure_tensorflow(
     for gpu in gpus:
         if memory_limit_mb is not None:
             config = [tf.config.LogicalDeviceConfiguration(memory_limit=memory_limit_mb)]
-            apply("the GPU memory limit", lambda: tf.config.set_logical_device_configuration(gpu, config))
+            apply("the GPU memory limit", lambda gpu=gpu, config=config: tf.config.set_logical_device_configuration(gpu, config))
             done.append(f"{gpu.name}: memory limited to {memory_limit_mb} MB")
         elif memory_growth is not None:
-            apply("memory growth", lambda: tf.config.experimental.set_memory_growth(gpu, memory_growth))
+            apply("memory growth", lambda gpu=gpu: tf.config.experimental.set_memory_growth(gpu, memory_growth))
             done.append(f"{gpu.name}: memory growth {'on' if memory_growth else 'off'}")
     if logical_cpus is not None:
         cpu = tf.config.list_physical_devices("CPU")[0]

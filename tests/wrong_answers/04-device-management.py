@@ -101,6 +101,40 @@ def torch_pick_device(preference, cuda_count, mps_available):
         return "cpu"
     raise ValueError(preference)
 ''',
+        "delegates: calls sbs.devices.choose_device through an alias": '''
+choose = sbs.devices.choose_device
+
+
+def torch_pick_device(preference, cuda_count, mps_available):
+    names = ["cpu"] + [f"cuda:{i}" for i in range(cuda_count)] + (["mps"] if mps_available else [])
+    choice = choose(preference, environ={}, devices=sbs.devices.merge_devices(names, ["/CPU:0"]))
+    if choice.message:
+        print(choice.message)
+    return torch.device(choice.torch)
+''',
+        "delegates: parses the preference with sbs.devices.normalize_request, reached through importlib": '''
+import importlib
+
+
+def torch_pick_device(preference, cuda_count, mps_available):
+    wanted = importlib.import_module("sidebyside.devices").normalize_request(preference)
+    if wanted == "auto":
+        if cuda_count > 0:
+            return torch.device("cuda:0")
+        return torch.device("mps") if mps_available else torch.device("cpu")
+    if wanted == "cpu":
+        return torch.device("cpu")
+    if wanted == "mps":
+        if mps_available:
+            return torch.device("mps")
+        print("MPS is not available: using the CPU.")
+        return torch.device("cpu")
+    index = int(wanted.split(":")[1])
+    if index < cuda_count:
+        return torch.device("cuda", index)
+    print("No such GPU: using the CPU.")
+    return torch.device("cpu")
+''',
     },
     "tf_pick_device": {
         "lists this machine's devices instead of the ones given": '''
@@ -183,6 +217,28 @@ def tf_pick_device(preference, physical_devices):
         print("No such GPU: using the CPU.")
         return "/CPU:0"
     raise ValueError(preference)
+''',
+        "delegates: calls sbs.devices.choose_device through getattr": '''
+def tf_pick_device(preference, physical_devices):
+    gpus = [d for d in physical_devices if d.device_type == "GPU"]
+    names = ["/CPU:0"] + [f"/GPU:{i}" for i in range(len(gpus))]
+    choose = getattr(sbs.devices, "choose" + "_device")
+    choice = choose(preference, environ={}, devices=sbs.devices.merge_devices(["cpu"], names))
+    if choice.message:
+        print(choice.message)
+    return choice.tensorflow
+''',
+        "delegates: the device picker of lesson 04, captured before the test runs": '''
+from sidebyside.widgets.devices import DevicePicker as _Picker
+
+
+def tf_pick_device(preference, physical_devices, _picker=_Picker):
+    gpus = [d for d in physical_devices if d.device_type == "GPU"]
+    available = sbs.devices.merge_devices(["cpu"], ["/CPU:0"] + [f"/GPU:{i}" for i in range(len(gpus))])
+    picker = _picker(available, {}, initial=preference, environ={})
+    if picker.choice.message:
+        print(picker.choice.message)
+    return picker.choice.tensorflow
 ''',
     },
     "torch_predict": {
@@ -313,9 +369,50 @@ def torch_time(fn, device, repeat=5, warmup=2):
         times.append(time.perf_counter() - start)
     return times
 ''',
+        "waits before each call instead of after it": '''
+def torch_time(fn, device, repeat=5, warmup=2):
+    device = torch.device(device)
+
+    def wait():
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        elif device.type == "mps":
+            torch.mps.synchronize()
+
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        wait()
+        fn()
+        times.append(time.perf_counter() - start)
+    return times
+''',
+        "delegates: calls sbs.timing.measure through getattr": '''
+def torch_time(fn, device, repeat=5, warmup=2):
+    timing = getattr(sbs, "timing")
+    result = getattr(timing, "measure")(fn, repeat=repeat, warmup=max(warmup - 1, 0), synchronize=timing.torch_synchronizer(device))
+    return list(result.times_s)
+''',
+        "delegates: sbs.timing's synchronizer, captured at import": '''
+from sidebyside.timing import torch_synchronizer as _synchronizer
+
+
+def torch_time(fn, device, repeat=5, warmup=2):
+    wait = _synchronizer(device)
+    for _ in range(warmup):
+        wait(fn())
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        wait(fn())
+        times.append(time.perf_counter() - start)
+    return times
+''',
     },
     "tf_time": {
-        "never reads the result back": '''
+        "never waits for TensorFlow": '''
 def tf_time(fn, repeat=5, warmup=2):
     for _ in range(warmup):
         fn()
@@ -355,6 +452,41 @@ def tf_time(fn, repeat=5, warmup=2):
     for _ in range(repeat):
         fn().numpy()
     return (time.perf_counter() - start) / repeat
+''',
+        "waits before each call instead of after it": '''
+def tf_time(fn, repeat=5, warmup=2):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        tf.test.experimental.sync_devices()
+        fn()
+        times.append(time.perf_counter() - start)
+    return times
+''',
+        "delegates: calls sbs.timing.measure through an alias": '''
+measure = sbs.timing.measure
+
+
+def tf_time(fn, repeat=5, warmup=2):
+    result = measure(fn, repeat=repeat, warmup=max(warmup - 1, 0), synchronize=lambda result: result.numpy())
+    return list(result.times_s)
+''',
+        "delegates: sbs.timing.tensorflow_synchronizer, reached through importlib": '''
+import importlib
+
+
+def tf_time(fn, repeat=5, warmup=2):
+    wait = importlib.import_module("sidebyside.timing").tensorflow_synchronizer()
+    for _ in range(warmup):
+        wait(fn())
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        wait(fn())
+        times.append(time.perf_counter() - start)
+    return times
 ''',
     },
     "torch_from_tf": {

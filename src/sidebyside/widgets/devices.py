@@ -2,11 +2,13 @@
 
 - :class:`DevicePicker`: a dropdown of every device either framework sees, plus "auto".
   Choosing one sets the course-wide device (:func:`sidebyside.devices.set_device`), which every
-  lesson reads with :func:`sidebyside.devices.current_device`, and shows side by side the
-  ``torch.device`` and the TensorFlow device string in effect. GPUs this machine cannot use are
-  not offered; the reason is shown instead.
+  lesson reads with :func:`sidebyside.devices.current_device`. Every choice changes the status:
+  what was asked and where from (the picker, code, ``SIDEBYSIDE_DEVICE`` or nothing), how it
+  stands to "auto", and side by side the ``torch.device`` and the TensorFlow device string in
+  effect. GPUs this machine cannot use are not offered; the reason is shown instead.
 - :class:`BenchmarkPanel`: sizes to choose and a button that times a matmul in both frameworks
   on the course-wide device, with NumPy on the CPU as the reference (:mod:`sidebyside.benchmarks`).
+  Choosing sizes says which sizes will run and which the chart shows until then.
 
 The logic is in the plain functions below and in ``sidebyside.devices``/``benchmarks``; the
 classes only wire controls to them. Both work with ipywidgets 7.7 (Colab) and 8 (JupyterLab 4),
@@ -48,6 +50,32 @@ def initial_value(choice: devices.DeviceChoice, options: list[tuple[str, str]]) 
     return choice.device.name if choice.device.name in values else AUTO
 
 
+#: Where a request came from, as the picker's status says it.
+SOURCES = {
+    "picker": "chosen in the device picker",
+    "argument": "asked in code: sbs.setup(device=...) or sbs.devices.set_device(...)",
+    "environment": f"from the environment variable {devices.DEVICE_ENV_VAR}",
+    "default": f"the default: no sbs.setup(device=...), no {devices.DEVICE_ENV_VAR}",
+    "grading": "under grading",
+}
+
+
+def request_line(choice: devices.DeviceChoice) -> str:
+    """What was asked, where the request came from, and how it stands to "auto":
+    ``Asked for 'cpu' (chosen in the device picker): this overrides "auto", which picks cpu here.``"""
+    best = devices.best_device(list(choice.available)).name
+    try:
+        wanted = devices.normalize_request(choice.requested)
+    except ValueError:  # under grading a request is recorded as given, unchecked
+        wanted = choice.requested
+    origin = SOURCES.get(choice.source, choice.source)
+    if wanted == AUTO:
+        relation = f'"auto" picks the best device here: {best}'
+    else:
+        relation = f'this overrides "auto", which picks {best} here'
+    return f"Asked for {choice.requested!r} ({origin}): {relation}."
+
+
 def choice_rows(choice: devices.DeviceChoice) -> list[tuple[str, str]]:
     """``[(framework, code in effect)]``: what each framework's code should pass."""
     return [
@@ -62,13 +90,17 @@ def unavailable_lines(reasons: dict[str, str]) -> list[str]:
 
 
 def choice_html(choice: devices.DeviceChoice, reasons: dict[str, str] | None = None) -> str:
-    """The picker's status: the device in effect for each framework, side by side, then any
-    fallback message and the reasons a GPU is missing."""
+    """The picker's status: what was asked (and from where), the device in effect for each
+    framework side by side, then any fallback message and the reasons a GPU is missing."""
     cells = "".join(
         f"<td style='padding:2px 12px'><b>{framework}</b><br><code>{html.escape(code)}</code></td>"
         for framework, code in choice_rows(choice)
     )
-    parts = [f"<table><tr>{cells}</tr></table>", f"<div>Course-wide device: <b>{html.escape(choice.device.name)}</b> (from {choice.source})</div>"]
+    parts = [
+        f"<div class='sbs-asked'>{html.escape(request_line(choice))}</div>",
+        f"<div>In effect:</div><table><tr>{cells}</tr></table>",
+        f"<div>Course-wide device: <b>{html.escape(choice.device.name)}</b></div>",
+    ]
     if choice.message:
         parts.append(f"<div style='color:#b35c00'>{html.escape(choice.message)}</div>")
     for line in unavailable_lines(reasons or {}):
@@ -78,8 +110,9 @@ def choice_html(choice: devices.DeviceChoice, reasons: dict[str, str] | None = N
 
 def choice_text(choice: devices.DeviceChoice, reasons: dict[str, str] | None = None) -> str:
     """The same as :func:`choice_html`, as plain text (for headless runs and logs)."""
-    lines = [f"{framework:<11} {code}" for framework, code in choice_rows(choice)]
-    lines.append(f"course-wide device: {choice.device.name} (from {choice.source})")
+    lines = [request_line(choice), "In effect:"]
+    lines += [f"  {framework:<11} {code}" for framework, code in choice_rows(choice)]
+    lines.append(f"Course-wide device: {choice.device.name}")
     if choice.message:
         lines.append(choice.message)
     return "\n".join(lines + unavailable_lines(reasons or {}))
@@ -108,7 +141,7 @@ class DevicePicker:
         self.reasons = machine_reasons() if reasons is None else dict(reasons)
         self.environ = environ
         self.options = device_options(self.available)
-        self.choice = devices.current_device() if initial is None else self._choose(initial)
+        self.choice = devices.current_device() if initial is None else self._choose(initial, "argument")
         self.dropdown = widgets.Dropdown(
             options=self.options,
             value=initial_value(self.choice, self.options),
@@ -119,8 +152,8 @@ class DevicePicker:
         self._updating = False
         self.dropdown.observe(self._on_change, names="value")
 
-    def _choose(self, requested: str) -> devices.DeviceChoice:
-        return devices.set_device(requested, devices=self.available, environ=self.environ)
+    def _choose(self, requested: str, source: str = "picker") -> devices.DeviceChoice:
+        return devices.set_device(requested, devices=self.available, environ=self.environ, source=source)
 
     def _on_change(self, change) -> None:
         if not self._updating:
@@ -157,6 +190,15 @@ class DevicePicker:
         display(self.widget)
 
 
+def sizes_status(chosen, results) -> str:
+    """The benchmark panel's answer to a change of sizes, before the button is pressed."""
+    if not chosen:
+        return "Choose at least one size."
+    shown = sorted({r.n for r in results})
+    now = f"the chart shows n = {', '.join(map(str, shown))}" if shown else "nothing has run yet"
+    return f"Sizes chosen: n = {', '.join(map(str, sorted(chosen)))}; press Run benchmark to time them ({now})."
+
+
 DEFAULT_SIZES = (128, 256, 512)
 SIZE_CHOICES = (64, 128, 256, 512, 1024, 2048, 4096)
 
@@ -182,8 +224,13 @@ class BenchmarkPanel:
         self.results: list[benchmarks.BenchmarkResult] = list(results or [])
         self.error: Exception | None = None
         self.button.on_click(lambda _button: self.run())
+        self.sizes.observe(self._on_sizes, names="value")
         if self.results:
             self._show()
+
+    def _on_sizes(self, change) -> None:
+        """Answer a change of sizes at once: what will run, and what the chart shows until then."""
+        self.status.value = html.escape(sizes_status(change["new"], self.results))
 
     def run(self, sizes=None) -> list[benchmarks.BenchmarkResult]:
         """Run the benchmark (what the button does); return and show the results."""
