@@ -494,3 +494,215 @@ def diagnose(history):
 ''',
     },
 }
+
+# --- Answers that hand the task to the course package's own implementation ------------------
+# However they reach it, checks.own_work in the test sees the package's code run: each scores 0.
+
+DELEGATING = {
+    "torch_build_model": {
+        "delegates: calls training.build_torch_model through an alias": '''
+from sidebyside.training import build_torch_model as course_builder
+
+
+def build_torch_model(hidden_units, dropout):
+    """The MLP as a PyTorch module: Linear(64, hidden_units), ReLU, Dropout(dropout), Linear(hidden_units, 10)."""
+    return course_builder(64, hidden_units, 10, dropout=dropout, seed=None)
+''',
+        "delegates: builds training.MLP through getattr": '''
+def build_torch_model(hidden_units, dropout):
+    """The MLP as a PyTorch module: Linear(64, hidden_units), ReLU, Dropout(dropout), Linear(hidden_units, 10)."""
+    return getattr(training, "M" + "LP")(64, hidden_units, 10, dropout)
+''',
+        "delegates: calls training.build_torch_model through importlib": '''
+import importlib
+
+
+def build_torch_model(hidden_units, dropout):
+    """The MLP as a PyTorch module: Linear(64, hidden_units), ReLU, Dropout(dropout), Linear(hidden_units, 10)."""
+    return importlib.import_module("sidebyside.training").build_torch_model(64, hidden_units, 10, dropout=dropout)
+''',
+        "delegates: subclasses training.MLP captured at import": '''
+_Course = training.MLP
+
+
+class Mine(_Course):
+    pass
+
+
+def build_torch_model(hidden_units, dropout):
+    """The MLP as a PyTorch module: Linear(64, hidden_units), ReLU, Dropout(dropout), Linear(hidden_units, 10)."""
+    return Mine(64, hidden_units, 10, dropout)
+''',
+    },
+    "tf_build_model": {
+        "delegates: calls training.build_keras_model through an alias": '''
+from sidebyside.training import build_keras_model as course_builder
+
+
+def build_keras_model(hidden_units, dropout):
+    """The MLP as a Keras model: Dense(hidden_units, relu), Dropout(dropout), Dense(10), on 64 inputs."""
+    return course_builder(64, hidden_units, 10, dropout=dropout, seed=None)
+''',
+        "delegates: calls training.build_keras_model through getattr": '''
+def build_keras_model(hidden_units, dropout):
+    """The MLP as a Keras model: Dense(hidden_units, relu), Dropout(dropout), Dense(10), on 64 inputs."""
+    return getattr(training, "build_" + "keras_model")(hidden_units=hidden_units, dropout=dropout, seed=None)
+''',
+        "delegates: calls training.build_keras_model through importlib": '''
+import importlib
+
+
+def build_keras_model(hidden_units, dropout):
+    """The MLP as a Keras model: Dense(hidden_units, relu), Dropout(dropout), Dense(10), on 64 inputs."""
+    return importlib.import_module("sidebyside.training").build_keras_model(hidden_units=hidden_units, dropout=dropout, seed=None)
+''',
+        "delegates: calls a reference to training.build_keras_model captured at import": '''
+_course_builder = training.build_keras_model
+
+
+def build_keras_model(hidden_units, dropout):
+    """The MLP as a Keras model: Dense(hidden_units, relu), Dropout(dropout), Dense(10), on 64 inputs."""
+    return _course_builder(hidden_units=hidden_units, dropout=dropout, seed=None)
+''',
+    },
+    "torch_train": {
+        "delegates: calls training.train_torch through an alias": '''
+from sidebyside.training import train_torch as course_loop
+
+
+def train_torch(model, split, lr, batch_size, num_epochs, seed=0):
+    """Train a PyTorch model with SGD on the shared batches; return its history (see above)."""
+    return course_loop(model, split, lr=lr, batch_size=batch_size, num_epochs=num_epochs, seed=seed, device="cpu")
+''',
+        "delegates: runs training.torch_epochs through getattr": '''
+def train_torch(model, split, lr, batch_size, num_epochs, seed=0):
+    """Train a PyTorch model with SGD on the shared batches; return its history (see above)."""
+    history = None
+    for history in getattr(training, "torch_" + "epochs")(model, split, lr=lr, batch_size=batch_size, num_epochs=num_epochs, seed=seed, device="cpu"):
+        pass
+    return {key: list(values) for key, values in history.items()}
+''',
+        "delegates: calls training.train_torch through importlib": '''
+import importlib
+
+
+def train_torch(model, split, lr, batch_size, num_epochs, seed=0):
+    """Train a PyTorch model with SGD on the shared batches; return its history (see above)."""
+    course = importlib.import_module("sidebyside.training")
+    return course.train_torch(model, split, lr=lr, batch_size=batch_size, num_epochs=num_epochs, seed=seed, device="cpu")
+''',
+        "delegates: calls a reference to training.train_torch captured at import": '''
+_course_loop = training.train_torch
+
+
+def train_torch(model, split, lr, batch_size, num_epochs, seed=0):
+    """Train a PyTorch model with SGD on the shared batches; return its history (see above)."""
+    return _course_loop(model, split, lr=lr, batch_size=batch_size, num_epochs=num_epochs, seed=seed, device="cpu")
+''',
+    },
+    "tf_train": {
+        "delegates: calls training.train_tensorflow through an alias": '''
+from sidebyside.training import train_tensorflow as course_loop
+
+
+def train_tensorflow(model, split, lr, batch_size, num_epochs, seed=0):
+    """Train a Keras model with SGD in a GradientTape loop on the shared batches; return its history."""
+    return course_loop(model, split, lr=lr, batch_size=batch_size, num_epochs=num_epochs, seed=seed, device="/CPU:0")
+''',
+        "delegates: runs training.tensorflow_epochs through getattr": '''
+def train_tensorflow(model, split, lr, batch_size, num_epochs, seed=0):
+    """Train a Keras model with SGD in a GradientTape loop on the shared batches; return its history."""
+    history = None
+    for history in getattr(training, "tensorflow_" + "epochs")(model, split, lr=lr, batch_size=batch_size, num_epochs=num_epochs, seed=seed, device="/CPU:0"):
+        pass
+    return {key: list(values) for key, values in history.items()}
+''',
+        "delegates: calls training.train_tensorflow through importlib": '''
+import importlib
+
+
+def train_tensorflow(model, split, lr, batch_size, num_epochs, seed=0):
+    """Train a Keras model with SGD in a GradientTape loop on the shared batches; return its history."""
+    course = importlib.import_module("sidebyside.training")
+    return course.train_tensorflow(model, split, lr=lr, batch_size=batch_size, num_epochs=num_epochs, seed=seed, device="/CPU:0")
+''',
+        "delegates: calls a reference to training.train_tensorflow captured at import": '''
+_course_loop = training.train_tensorflow
+
+
+def train_tensorflow(model, split, lr, batch_size, num_epochs, seed=0):
+    """Train a Keras model with SGD in a GradientTape loop on the shared batches; return its history."""
+    return _course_loop(model, split, lr=lr, batch_size=batch_size, num_epochs=num_epochs, seed=seed, device="/CPU:0")
+''',
+    },
+    "torch_copy_weights": {
+        "delegates: calls training.copy_keras_to_torch through an alias": '''
+from sidebyside.training import copy_keras_to_torch as course_copy
+
+
+def keras_to_torch(keras_model, torch_model):
+    """Copy the Keras model's kernels and biases into the PyTorch model; return the PyTorch model."""
+    return course_copy(keras_model, torch_model)
+''',
+        "delegates: calls training.copy_keras_to_torch through getattr": '''
+def keras_to_torch(keras_model, torch_model):
+    """Copy the Keras model's kernels and biases into the PyTorch model; return the PyTorch model."""
+    getattr(training, "copy_keras_" + "to_torch")(keras_model, torch_model)
+    return torch_model
+''',
+        "delegates: calls training.copy_keras_to_torch through importlib": '''
+import importlib
+
+
+def keras_to_torch(keras_model, torch_model):
+    """Copy the Keras model's kernels and biases into the PyTorch model; return the PyTorch model."""
+    return importlib.import_module("sidebyside.training").copy_keras_to_torch(keras_model, torch_model)
+''',
+        "delegates: calls a reference to training.copy_keras_to_torch captured at import": '''
+_course_copy = training.copy_keras_to_torch
+
+
+def keras_to_torch(keras_model, torch_model):
+    """Copy the Keras model's kernels and biases into the PyTorch model; return the PyTorch model."""
+    return _course_copy(keras_model, torch_model)
+''',
+    },
+    "tf_copy_weights": {
+        "delegates: calls training.copy_torch_to_keras through an alias": '''
+from sidebyside.training import copy_torch_to_keras as course_copy
+
+
+def torch_to_keras(torch_model, keras_model):
+    """Copy the PyTorch model's weights and biases into the Keras model; return the Keras model."""
+    return course_copy(torch_model, keras_model)
+''',
+        "delegates: calls training.copy_torch_to_keras through getattr": '''
+def torch_to_keras(torch_model, keras_model):
+    """Copy the PyTorch model's weights and biases into the Keras model; return the Keras model."""
+    getattr(training, "copy_torch_" + "to_keras")(torch_model, keras_model)
+    return keras_model
+''',
+        "delegates: calls training.copy_torch_to_keras through importlib": '''
+import importlib
+
+
+def torch_to_keras(torch_model, keras_model):
+    """Copy the PyTorch model's weights and biases into the Keras model; return the Keras model."""
+    return importlib.import_module("sidebyside.training").copy_torch_to_keras(torch_model, keras_model)
+''',
+        "delegates: takes the transposed weights from training.torch_weights, captured at import": '''
+_already_transposed = training.torch_weights
+
+
+def torch_to_keras(torch_model, keras_model):
+    """Copy the PyTorch model's weights and biases into the Keras model; return the Keras model."""
+    weights = _already_transposed(torch_model)
+    for k, name in enumerate(("hidden", "output")):
+        keras_model.get_layer(name).set_weights(weights[2 * k : 2 * k + 2])
+    return keras_model
+''',
+    },
+}
+
+for _cell, _answers in DELEGATING.items():
+    WRONG_ANSWERS[_cell].update(_answers)
