@@ -131,6 +131,10 @@ def _code_keys(reference) -> dict[tuple, str]:
             pending.append(code)
     while pending:
         code = pending.pop()
+        if code.co_filename.startswith("<"):
+            # generated code (a dataclass's __init__, __eq__...: all "<string>", line 2): such keys
+            # are shared by every class of that kind, so they would catch honest code
+            continue
         keys[(code.co_filename, code.co_firstlineno, code.co_name)] = label
         pending.extend(c for c in code.co_consts if _iscode(c))
     return keys
