@@ -114,6 +114,9 @@ def test_tensorboard_lists_the_runs_of_both_frameworks(both_runs):
     with servers.start_tensorboard(both_runs) as tensorboard:
         assert tensorboard.running and tensorboard.url.startswith("http://127.0.0.1:")
         assert tensorboard.start_seconds > 0
+        # the plain command lesson 03 prints: TensorBoard's own, with the same arguments
+        assert tensorboard.command[:3] == ["tensorboard", "--logdir", str(both_runs.resolve())], tensorboard.command
+        assert tensorboard.command[tensorboard.command.index("--port") + 1] == str(tensorboard.port)
         assert tensorboard.wait_for_runs(["pytorch", "tensorflow"]) == ["pytorch", "tensorflow"]
         assert tensorboard.scalar_tags() == {"pytorch": ["train/loss"], "tensorflow": ["train/loss"]}
         # Both frameworks' values, through TensorBoard's own HTTP API.
@@ -154,6 +157,7 @@ def test_visdom_server_receives_a_window(visdom_server):
     trace = data["content"]["data"][0]
     assert trace["x"] == [1, 2, 3] and np.allclose(trace["y"], [0.9, 0.7, 0.5])
     assert visdom_server.memory_mb() > 10 and visdom_server.start_seconds > 0
+    assert visdom_server.command[:5] == ["python", "-m", "visdom.server", "-port", str(visdom_server.port)], visdom_server.command
 
 
 def test_killed_server_gives_a_clear_error(visdom_server):
@@ -195,6 +199,144 @@ def test_offline_log_replays_like_the_server(visdom_server, tmp_path):
     visdom_server.client(env="replay").replay_log(str(log))
     server_side = json.loads(visdom_server.client().get_window_data(win="loss", env="replay"))["content"]["data"]
     assert [(t["name"], t["x"], t["y"]) for t in server_side] == [(t["name"], t["x"], t["y"]) for t in ours["loss"].traces]
+
+
+def _visdom_downloads(prepare, tmp_path, monkeypatch) -> tuple[list[str], str]:
+    """What ``python -m visdom.server`` (visdom.server.build.download_scripts) would fetch with a
+    static/ folder made by ``prepare``, every request refused; and whether it would go on."""
+    import urllib.error
+    import urllib.request
+
+    import requests
+    from visdom.server import build
+
+    install_dir = tmp_path / "visdom-copy"
+    prepare(install_dir / "static")
+    asked = []
+
+    def refuse_urllib(opener, request, *args, **kwargs):
+        asked.append(request.full_url)
+        raise urllib.error.URLError("refused by the test")
+
+    def refuse_requests(url, *args, **kwargs):
+        asked.append(url)
+        raise requests.ConnectionError("refused by the test")
+
+    monkeypatch.setattr(urllib.request.OpenerDirector, "open", refuse_urllib)
+    monkeypatch.setattr(requests, "get", refuse_requests)
+    try:
+        build.download_scripts(install_dir=str(install_dir))
+    except requests.ConnectionError:
+        return asked, "crashes"
+    return asked, "starts"
+
+
+def test_visdom_own_start_downloads_only_what_is_missing(tmp_path, monkeypatch):
+    """Lesson 03, section 7: what visdom 0.2.4's own start-up check downloads, and when it crashes."""
+    import importlib.metadata
+    import shutil
+
+    if servers.missing_visdom_assets():
+        pytest.skip("Visdom's web assets are not installed")
+    static = servers.visdom_static_dir()
+
+    def as_set_up(folder):
+        shutil.copytree(static, folder)
+
+    asked, outcome = _visdom_downloads(as_set_up, tmp_path / "a", monkeypatch)
+    assert (asked, outcome) == ([], "starts"), f"with the course's assets and version.built, expected no download; got {asked}, {outcome}"
+
+    def from_pip(folder):
+        for file in importlib.metadata.files("visdom"):
+            if file.parts[:2] == ("visdom", "static"):
+                target = folder.joinpath(*file.parts[2:])
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(file.locate(), target)
+
+    asked, outcome = _visdom_downloads(from_pip, tmp_path / "b", monkeypatch)
+    assert outcome == "crashes" and len(asked) > 20 and any("mathjax" in url for url in asked), f"a fresh install offline: {len(asked)} downloads, {outcome}"
+
+    def without_built(folder):
+        shutil.copytree(static, folder)
+        (folder / "version.built").unlink()
+
+    asked, outcome = _visdom_downloads(without_built, tmp_path / "c", monkeypatch)
+    assert outcome == "starts" and len(asked) > 15 and not any("mathjax" in url for url in asked), f"no version.built: {len(asked)} downloads, {outcome}"
+    assert (tmp_path / "c" / "visdom-copy" / "static" / "version.built").is_file(), "visdom writes version.built after a check, even a failed one"
+
+    def one_missing(folder):
+        shutil.copytree(static, folder)
+        (folder / "js" / "plotly-plotly.min.js").unlink()
+
+    asked, outcome = _visdom_downloads(one_missing, tmp_path / "d", monkeypatch)
+    assert outcome == "starts" and len(asked) == 1 and "plotly" in asked[0], f"one file missing: {asked}, {outcome}"
+
+
+def _bytes_on_disk(folder: Path) -> int:
+    return sum(p.stat().st_size for p in Path(folder).glob("events.out.tfevents.*"))
+
+
+def test_torch_writer_flush_rules(tmp_path):
+    """Lesson 03, section 1: max_queue does not flush PyTorch's writer; flush() and the timer do."""
+    import inspect
+
+    from torch.utils.tensorboard import SummaryWriter
+
+    defaults = inspect.signature(SummaryWriter).parameters
+    assert (defaults["max_queue"].default, defaults["flush_secs"].default) == (10, 120)
+    writer = SummaryWriter(str(tmp_path / "queue"))
+    header = _bytes_on_disk(tmp_path / "queue")
+    for step in range(1, 12):  # more than max_queue
+        writer.add_scalar("x", float(step), step)
+    time.sleep(0.5)
+    assert _bytes_on_disk(tmp_path / "queue") == header, "11 scalars (more than max_queue) reached the disk without a flush"
+    writer.flush()
+    assert _bytes_on_disk(tmp_path / "queue") > header
+    writer.close()
+    timed = SummaryWriter(str(tmp_path / "timer"), flush_secs=1)
+    header = _bytes_on_disk(tmp_path / "timer")
+    timed.add_scalar("x", 1.0, 1)
+    deadline = time.monotonic() + 10
+    while _bytes_on_disk(tmp_path / "timer") == header and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _bytes_on_disk(tmp_path / "timer") > header, "flush_secs=1: the background thread did not flush within 10 s"
+    timed.close()
+
+
+def test_tensorflow_writer_flush_rules(tmp_path):
+    """Lesson 03, section 1: TF's writer flushes past max_queue=10 and at the end of as_default();
+    flush_millis is checked only when a summary is written (no background timer)."""
+    import inspect
+
+    from sidebyside.frameworks import import_tensorflow
+
+    tf = import_tensorflow()
+    source = inspect.getsource(tf.summary.create_file_writer)
+    assert "max_queue = constant_op.constant(10)" in source and "flush_millis = constant_op.constant(2 * 60 * 1000)" in source
+    writer = tf.summary.create_file_writer(str(tmp_path / "queue"))
+    header = _bytes_on_disk(tmp_path / "queue")
+    with writer.as_default():
+        for step in range(1, 11):
+            tf.summary.scalar("x", float(step), step=step)
+        assert _bytes_on_disk(tmp_path / "queue") == header, "10 summaries reached the disk before the queue was full"
+        tf.summary.scalar("x", 11.0, step=11)
+        after_eleven = _bytes_on_disk(tmp_path / "queue")
+        assert after_eleven > header, "the 11th summary (more than max_queue=10) did not flush"
+        tf.summary.scalar("x", 12.0, step=12)
+        assert _bytes_on_disk(tmp_path / "queue") == after_eleven
+    assert _bytes_on_disk(tmp_path / "queue") > after_eleven, "the end of `with writer.as_default()` did not flush"
+    writer.close()
+    timed = tf.summary.create_file_writer(str(tmp_path / "timer"), flush_millis=1000)
+    with timed.as_default():
+        tf.summary.scalar("x", 1.0, step=1)
+        timed.flush()
+        tf.summary.scalar("x", 2.0, step=2)
+        flushed = _bytes_on_disk(tmp_path / "timer")
+        time.sleep(1.5)
+        assert _bytes_on_disk(tmp_path / "timer") == flushed, "flush_millis: something flushed without a write"
+        tf.summary.scalar("x", 3.0, step=3)
+        assert _bytes_on_disk(tmp_path / "timer") > flushed, "flush_millis=1000: the first write 1.5 s after the last flush did not flush"
+    timed.close()
 
 
 def test_visdom_or_reason_falls_back_with_a_reason(monkeypatch):

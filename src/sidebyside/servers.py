@@ -16,8 +16,13 @@ parent dies (``PR_SET_PDEATHSIG``), and also watches its parent itself (macOS, W
 
 Visdom offline
 --------------
-``python -m visdom.server`` first downloads its web page's JavaScript, CSS and fonts from CDNs
-(``visdom.server.build.download_scripts``) and crashes when it cannot. The course instead
+Visdom's pip package lacks the JavaScript, CSS and fonts its page needs. ``python -m visdom.server``
+(and the ``visdom`` command) runs ``visdom.server.build.download_scripts`` at every start, which
+downloads from CDNs each file missing from Visdom's ``static/`` folder, and every file again when
+``static/version.built`` does not name the installed version (the first start after an install
+or upgrade). Offline, a failed JavaScript, CSS or font download is only logged (the page stays
+blank), and a missing MathJax file stops the server with ``requests.ConnectionError``; lesson 03
+runs this check with the network refused and shows which case does what. The course instead
 installs those files from the npm registry once, at set-up time (``scripts/install-visdom-assets``
 calls :func:`install_visdom_assets`), into Visdom's own ``static/`` folder, and starts the server
 through ``visdom.server.run_server.main``, which skips the download (see :func:`_run_visdom`,
@@ -153,6 +158,9 @@ class Server:
     log_path: Path
     ready_path: str
     start_seconds: float = float("nan")  # from launch to the first HTTP answer
+    #: The tool's own command line for the same server, as you would type it in a terminal
+    #: (for Visdom: what this module runs instead, see start_visdom).
+    command: list = field(default_factory=list, repr=False)
     _cleanup: list = field(default_factory=list, repr=False)
 
     @property
@@ -276,21 +284,22 @@ class Server:
         return f"<{type(self).__name__} {self.name} {state} at {self.url}, pid {self.pid}>"
 
 
-def _launch(cls, name: str, entry_point: str, args: list[str], *, port: int | None, host: str, ready_path: str, timeout: float, env: dict | None = None, cleanup=None):
+def _launch(cls, name: str, entry_point: str, args: list[str], *, port: int | None, host: str, ready_path: str, timeout: float, env: dict | None = None, cleanup=None, command: tuple = ()):
     """Start ``entry_point`` (``module:function``, which reads ``sys.argv``) as a server.
 
     With ``port=None``, a free port is chosen; if another program takes it between the choice
-    and the server's start, one more free port is tried.
+    and the server's start, one more free port is tried. ``command``: the tool's own command
+    (e.g. ``("tensorboard",)``), completed with ``args`` into :attr:`Server.command`.
     """
     for attempt in range(2 if port is None else 1):
         try:
-            return _launch_once(cls, name, entry_point, args, port=port, host=host, ready_path=ready_path, timeout=timeout, env=env, cleanup=cleanup)
+            return _launch_once(cls, name, entry_point, args, port=port, host=host, ready_path=ready_path, timeout=timeout, env=env, cleanup=cleanup, command=command)
         except PortInUseError:
             if port is not None or attempt == 1:
                 raise
 
 
-def _launch_once(cls, name, entry_point, args, *, port, host, ready_path, timeout, env, cleanup):
+def _launch_once(cls, name, entry_point, args, *, port, host, ready_path, timeout, env, cleanup, command=()):
     if os.environ.get(NO_SERVERS_ENV_VAR):
         raise ServerError(f"{NO_SERVERS_ENV_VAR} is set: this machine does not run servers, so {name} was not started.")
     chosen = free_port(host) if port is None else int(port)
@@ -298,21 +307,22 @@ def _launch_once(cls, name, entry_point, args, *, port, host, ready_path, timeou
         raise PortInUseError(_port_in_use_message(name, chosen, host))
     log_dir = Path(tempfile.mkdtemp(prefix=f"sidebyside-{name.lower()}-"))
     log_path = log_dir / "server.log"
-    command = [sys.executable, "-c", _LAUNCHER, str(os.getpid()), entry_point, *[a.format(port=chosen, host=host) for a in args]]
+    arguments = [a.format(port=chosen, host=host) for a in args]
+    launcher = [sys.executable, "-c", _LAUNCHER, str(os.getpid()), entry_point, *arguments]
     child_env = dict(os.environ if env is None else env)
     child_env.setdefault("TF_CPP_MIN_LOG_LEVEL", TF_LOG_LEVEL)
     child_env["PYTHONUNBUFFERED"] = "1"
     started = time.monotonic()
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            command,
+            launcher,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
             env=child_env,
             start_new_session=True,  # its own process group: stop() ends it and its children
         )
-    server = cls(name, process, chosen, host, log_path, ready_path)
+    server = cls(name, process, chosen, host, log_path, ready_path, command=[*command, *arguments])
     server._cleanup.append(lambda: shutil.rmtree(log_dir, ignore_errors=True))
     if cleanup is not None:
         server._cleanup.append(cleanup)
@@ -371,7 +381,7 @@ def start_tensorboard(logdir, *, port: int | None = None, host: str = HOST, time
     logdir = Path(logdir).resolve()
     logdir.mkdir(parents=True, exist_ok=True)
     args = ["--logdir", str(logdir), "--host", "{host}", "--port", "{port}", "--load_fast=false", f"--reload_interval={reload_interval}", *extra_args]
-    return _launch(TensorBoardServer, "TensorBoard", "tensorboard.main:run_main", args, port=port, host=host, ready_path="/data/logdir", timeout=timeout)
+    return _launch(TensorBoardServer, "TensorBoard", "tensorboard.main:run_main", args, port=port, host=host, ready_path="/data/logdir", timeout=timeout, command=("tensorboard",))
 
 
 # --- Visdom ---------------------------------------------------------------------------------
@@ -610,7 +620,7 @@ def start_visdom(env_path=None, *, port: int | None = None, host: str = HOST, ti
     args = ["-port", "{port}", "--hostname", "{host}", "-env_path", str(env_path) + os.sep, "-logging_level", "WARNING"]
     if host in ("127.0.0.1", "localhost"):
         args.append("-bind_local")
-    return _launch(VisdomServer, "Visdom", "sidebyside.servers:_run_visdom", args, port=port, host=host, ready_path="/", timeout=timeout, cleanup=cleanup)
+    return _launch(VisdomServer, "Visdom", "sidebyside.servers:_run_visdom", args, port=port, host=host, ready_path="/", timeout=timeout, cleanup=cleanup, command=("python", "-m", "visdom.server"))
 
 
 def visdom_or_reason(env_path=None, **kwargs) -> tuple[VisdomServer | None, str]:
