@@ -202,3 +202,96 @@ def test_torch_threads_is_temporary_and_cpu_only():
     assert torch.get_num_threads() == saved
     with training.torch_threads("cuda:0", 1):  # no thread change for a GPU (nothing runs here)
         assert torch.get_num_threads() == saved
+
+
+# --- The playground answers every action (issue 12) -----------------------------------------
+
+
+def test_settings_text_says_what_is_asked_and_what_is_in_effect():
+    from sidebyside.widgets import learning_curves
+
+    asked = training.Config(lr=0.05, batch_size=32, num_epochs=10, hidden_units=32)
+    shown = asked.replace(lr=0.1)
+    before = learning_curves.settings_text(asked, None)
+    assert before.startswith("Asked: learning rate 0.05") and "Nothing trained yet" in before, f"before any run, got {before!r}"
+    same = learning_curves.settings_text(asked, asked)
+    assert same.startswith("In effect: learning rate 0.05, batch size 32, epochs 10, hidden units 32"), f"asked == in effect, got {same!r}"
+    changed = learning_curves.settings_text(asked, shown)
+    assert "learning rate 0.05 (in effect: 0.1)" in changed and "batch size 32," in changed and "Press Train both" in changed, (
+        f"a changed learning rate should show both values, got {changed!r}"
+    )
+    running = learning_curves.settings_text(asked, shown, training=True)
+    assert running.startswith("Training with: learning rate 0.1") and "Asked meanwhile: learning rate 0.05" in running, f"while training, got {running!r}"
+
+
+def test_playground_answers_every_control(small_split, tf):
+    """Each slider change shows at once what is asked against what the curves show; a run
+    makes the asked settings the ones in effect."""
+    from sidebyside.widgets import learning_curves
+
+    playground = learning_curves.Playground(training.Config(num_epochs=2, hidden_units=16, batch_size=64), small_split, device=CPU_CHOICE, draw=False)
+    assert playground.settings.value.startswith("Asked: learning rate 0.1, batch size 64, epochs 2, hidden units 16"), playground.settings.value
+    for control, value, shown in (
+        (playground.lr, 0.01, "learning rate 0.01"),
+        (playground.batch_size, 128, "batch size 128"),
+        (playground.num_epochs, 3, "epochs 3"),
+        (playground.hidden_units, 8, "hidden units 8"),
+    ):
+        before = playground.settings.value
+        control.value = value
+        assert playground.settings.value != before and shown in playground.settings.value, (
+            f"setting {control.description} to {value} should show {shown!r}, got {playground.settings.value!r}"
+        )
+    playground.button.click()
+    in_effect = playground.settings.value
+    assert in_effect.startswith("In effect: learning rate 0.01, batch size 128, epochs 3, hidden units 8"), f"after the run, got {in_effect!r}"
+    playground.lr.value = 0.1
+    assert "learning rate 0.1 (in effect: 0.01)" in playground.settings.value, f"after moving the learning rate, got {playground.settings.value!r}"
+    assert playground.result.config.lr == 0.01, f"the run should have used the asked lr 0.01, got {playground.result.config.lr}"
+
+
+def test_redraw_policy_bounds_the_share_of_drawing():
+    from sidebyside.widgets import learning_curves
+
+    now = [0.0]
+    policy = learning_curves.RedrawPolicy(factor=2.0, min_interval=0.2, clock=lambda: now[0])
+    assert policy.due(), "the first picture is always drawn"
+    policy.drawn(started=0.0)
+    now[0] = 0.3  # drawing took 0.3 s: wait 0.6 s after it
+    policy.drawn(started=0.0)
+    now[0] = 0.8
+    assert not policy.due(), "0.5 s after a 0.3 s redraw is too early"
+    assert policy.due(final=True), "the last epoch is always drawn"
+    now[0] = 0.95
+    assert policy.due(), "0.65 s after a 0.3 s redraw is late enough"
+
+
+def test_live_chart_draws_its_axes_once_per_run():
+    from sidebyside.widgets import learning_curves
+
+    chart = learning_curves.LiveChart()
+    history = {"loss": [2.0, 1.0], "accuracy": [0.5, 0.8], "val_loss": [1.9, 1.1], "val_accuracy": [0.55, 0.75]}
+    pictures = [chart.render({"PyTorch": history, "TensorFlow": history}, "run", 10)]
+    longer = {key: values + [values[-1]] for key, values in history.items()}
+    pictures.append(chart.render({"PyTorch": longer, "TensorFlow": longer}, "run", 10))
+    assert all(p.startswith(b"\x89PNG") for p in pictures), "render returns PNG bytes"
+    assert pictures[0] != pictures[1], "a longer history gives another picture"
+    assert chart.full_draws == 1, f"the axes should be drawn once for one run, got {chart.full_draws} full draws"
+    spike = {**longer, "val_loss": longer["val_loss"][:-1] + [7.2]}
+    chart.render({"PyTorch": spike, "TensorFlow": spike}, "run", 10)
+    assert chart.full_draws == 2, f"a loss above the axis should redraw the axes, got {chart.full_draws} full draws"
+    assert learning_curves.LiveChart.loss_bound({"PyTorch": spike}) == 7.5, "the loss axis goes up to the next 0.5 above the highest loss"
+
+
+def test_playground_chart_follows_the_run(small_split, tf):
+    from sidebyside.widgets import learning_curves
+
+    playground = learning_curves.Playground(training.Config(num_epochs=3, hidden_units=16, batch_size=64), small_split, device=CPU_CHOICE)
+    empty = bytes(playground.image.value)  # ipywidgets 8 keeps a memoryview
+    assert empty.startswith(b"\x89PNG"), "the playground shows empty axes before the first run"
+    pictures = []
+    playground.image.observe(lambda change: pictures.append(bytes(change["new"])), names="value")
+    playground.button.click()
+    assert pictures and pictures[-1] != empty, "a run should show new pictures"
+    assert playground.timings["redraws"] == len(pictures) >= 1, f"redraws {playground.timings} against {len(pictures)} pictures"
+    assert playground.chart.full_draws == 2, f"axes drawn once for the empty chart and once for the run, got {playground.chart.full_draws}"
