@@ -7,6 +7,9 @@ ipywidgets 8 (JupyterLab 4) and 7.7 (Colab), and no notebook needs a widget to r
 
 from __future__ import annotations
 
+from . import scaling  # noqa: F401 - lesson 05's scaling panel (imports neither framework)
+from . import serving  # noqa: F401 - lesson 06's serving dashboard (imports neither framework)
+
 
 def ipywidgets_major() -> int:
     """The major version of the installed ipywidgets (7 on Colab, 8 in the course's JupyterLab)."""
