@@ -1,8 +1,10 @@
 """Timing code fairly in both frameworks: warm-up first, then wait for the device to finish.
 
 GPUs run asynchronously in both frameworks: a call returns before the work is done. PyTorch
-needs ``torch.cuda.synchronize()``; TensorFlow finishes when a result is read back
-(``.numpy()``). Taught in lessons 02 and 04.
+waits with ``torch.accelerator.synchronize(device)`` (torch 2.6 and later; before that
+``torch.cuda.synchronize()`` or ``torch.mps.synchronize()``); TensorFlow waits with
+``tf.test.experimental.sync_devices()`` or by reading a result back (``.numpy()``), which is
+what :func:`tensorflow_synchronizer` does. Taught in lessons 02 and 04.
 """
 
 from __future__ import annotations
@@ -32,6 +34,11 @@ def torch_synchronizer(device) -> Callable[[object], None]:
     import torch
 
     device = torch.device(device)
+    if device.type == "cpu":
+        return lambda result: None
+    accelerator = getattr(torch, "accelerator", None)  # torch 2.6+; Colab's older torch lacks it
+    if accelerator is not None and hasattr(accelerator, "synchronize"):
+        return lambda result: accelerator.synchronize(device)
     if device.type == "cuda":
         return lambda result: torch.cuda.synchronize(device)
     if device.type == "mps":
