@@ -22,9 +22,11 @@ lab: setup
 test: test-setup
 	$(BIN)/python -m pytest -n $(WORKERS) --dist loadscope --durations=15 $(PYTEST_ARGS)
 
+# `sidebyside grade` confines student kernels with Debian's bubblewrap, installed when missing and possible.
 setup: $(INSTALLED)
+	scripts/install-bubblewrap
 
-$(INSTALLED): requirements.txt build-constraints.txt pyproject.toml scripts/install-visdom-assets
+$(INSTALLED): requirements.txt build-constraints.txt pyproject.toml scripts/install-visdom-assets scripts/install-java
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || \
 	  { echo "Python 3.10 to 3.13 is needed; found: $$($(PYTHON) --version). Set PYTHON=python3.X."; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +34,8 @@ $(INSTALLED): requirements.txt build-constraints.txt pyproject.toml scripts/inst
 	$(BIN)/python -m pip install --build-constraint build-constraints.txt -r requirements.txt -e .
 	# Visdom's web page assets from the npm registry, so its server runs offline.
 	scripts/install-visdom-assets $(BIN)/python
+	# TorchServe's Java front end (lesson 06): Debian's headless Java runtime, when missing and possible.
+	scripts/install-java
 	touch $@
 
 # Tests also need a browser: Debian's Chromium, installed when missing and possible.
