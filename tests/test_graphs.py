@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import math
+import time
 
 import matplotlib
 
@@ -211,12 +213,61 @@ def test_widget_wires_controls_to_race():
     race.size.value = 100
     race.xla.value = False
     race._on_click()  # what the Race button does
-    assert race.status.value == "", race.status.value
+    assert "failed" not in race.status_text, race.status_text
     assert [r.label for r in race.results] == ["PyTorch eager", "PyTorch torch.compile", "TensorFlow eager", "TensorFlow tf.function"]
     assert {r.size for r in race.results} == {100}
     assert not race.button.disabled
     with pytest.raises(ValueError):
         GraphRace("huge")
+
+
+def test_widget_answers_every_control_at_once():
+    """Each control changes the status line: what was asked, what it implied, and what is in effect."""
+    from sidebyside import devices
+    from sidebyside.widgets.graph_race import GraphRace, RaceSettings
+
+    race = GraphRace("small-ops", backend="aot_eager", repeat=2)
+    device = devices.current_device()
+    first = race.status_text
+    assert "Asked: small-ops, size 1,000, torch.compile backend aot_eager, TensorFlow with XLA" in first, first
+    assert "Nothing has raced yet" in first and repr(device.torch) in first and repr(device.tensorflow) in first, first
+
+    seen = [first]
+
+    def changed(action, *expected):
+        start = time.perf_counter()
+        action()
+        took = time.perf_counter() - start
+        text = race.status_text
+        assert text != seen[-1], f"the status did not change after {action.__doc__ or action}: {text!r}"
+        for phrase in expected:
+            assert phrase in text, f"expected {phrase!r} in the status, got {text!r}"
+        assert html.escape(text) in race.status.value, f"the widget should show {text!r}, shows {race.status.value!r}"
+        assert took < 0.1, f"the status took {took * 1e3:.0f} ms to answer (budget 100 ms)"
+        seen.append(text)
+
+    changed(lambda: setattr(race.workload, "value", "large-matmul"),
+            "Workload large-matmul", "Size set to 256, the default for large-matmul", "Asked: large-matmul, size 256")
+    changed(lambda: setattr(race.size, "value", 128), "Size 128.", "Asked: large-matmul, size 128")
+    changed(lambda: setattr(race.backend, "value", "eager"), "backend eager", "only the PyTorch torch.compile row",
+            "torch.compile backend eager, TensorFlow with XLA")
+    changed(lambda: setattr(race.xla, "value", False), "XLA off", "TensorFlow without XLA")
+    assert race.settings() == RaceSettings("large-matmul", 128, "eager", False)
+
+    race._on_click()
+    done = race.status_text
+    assert done.startswith("The table and chart below show: large-matmul, size 128, torch.compile backend eager, TensorFlow without XLA"), done
+    assert f"PyTorch on {device.torch!r}" in done and f"TensorFlow on {device.tensorflow!r}" in done, done
+    assert race.shown == race.settings()
+
+    race._on_click()  # the same race again: the compiled functions come from the cache, and it says so
+    assert "Reused compiled code for PyTorch torch.compile, TensorFlow tf.function" in race.status_text, race.status_text
+
+    race.size.value = 64  # after a race, a change says what the chart still shows
+    assert "Asked: large-matmul, size 64" in race.status_text, race.status_text
+    assert "until then the table and chart below show: large-matmul, size 128" in race.status_text, race.status_text
+    race.size.value = 128  # back to what is on display
+    assert "show these settings; press Race to time them again" in race.status_text, race.status_text
 
 
 def test_widget_reports_errors_in_its_status_line():
@@ -226,5 +277,6 @@ def test_widget_reports_errors_in_its_status_line():
     race.backend.options = ["no-such-backend"]
     race.backend.value = "no-such-backend"
     race._on_click()
-    assert "no-such-backend" in race.status.value or "Error" in race.status.value
+    assert "failed" in race.status_text and "no-such-backend" in race.status_text, race.status_text
+    assert "color:#b00" in race.status.value, race.status.value
     assert not race.button.disabled
