@@ -94,15 +94,15 @@ def plot_histograms(rows: list[dict], settings: BurstSettings):
 
     from .. import plots
 
-    fig, axes = plt.subplots(1, max(1, len(rows)), figsize=(4.6 * max(1, len(rows)), 3.0), sharex=True, squeeze=False)
+    fig, axes = plt.subplots(1, max(1, len(rows)), figsize=(4.0 * max(1, len(rows)), 3.0), sharex=True, squeeze=False)
     for ax, row in zip(axes[0], rows):
         values = np.asarray(row["latencies"]) * 1e3
         color = plots.color_for("PyTorch" if "Torch" in row["server"] else "TensorFlow")
         ax.hist(values, bins=20, color=color, alpha=0.8)
         for value, style in ((row["p50_ms"], "--"), (row["p99_ms"], ":")):
             ax.axvline(value, color="black", linestyle=style)
-        ax.set(title=f"{row['server']}: p50 {row['p50_ms']:.1f} ms, p99 {row['p99_ms']:.1f} ms", xlabel="latency (ms)", ylabel="requests")
-        ax.title.set_fontsize(9)
+        ax.set(title=f"{row['server']}\np50 {row['p50_ms']:.1f} ms, p99 {row['p99_ms']:.1f} ms", xlabel="latency (ms)", ylabel="requests")
+        ax.title.set_fontsize(8)
     fig.suptitle(settings.text(), fontsize=9)
     fig.tight_layout()
     return fig
