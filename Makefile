@@ -36,6 +36,9 @@ $(INSTALLED): requirements.txt build-constraints.txt pyproject.toml scripts/inst
 	scripts/install-visdom-assets $(BIN)/python
 	# TorchServe's Java front end (lesson 06): Debian's headless Java runtime, when missing and possible.
 	scripts/install-java
+	# KServe, lesson 06's server for TensorFlow Serving's REST protocol, in its own environment
+	# (.venv/kserve): no kserve release installs beside the course's psutil and protobuf pins.
+	$(BIN)/python -m sidebyside.serving install-kserve
 	touch $@
 
 # Tests also need a browser: Debian's Chromium, installed when missing and possible.

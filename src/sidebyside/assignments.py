@@ -186,13 +186,19 @@ class ScratchCourse:
         return target
 
 
+#: Seconds a cell may run under nbgrader (the course's nbgrader_config.py sets the same).
+CELL_TIMEOUT_S = 300
+
+
 def validate(notebook: Path, *, invert: bool = False, timeout: float | None = None) -> tuple[bool, str]:
     """Run ``nbgrader validate`` (``--invert``: every test must fail) on one notebook.
 
     Returns ``(passed, nbgrader's output)``; nbgrader itself exits 0 either way.
     """
     notebook = Path(notebook).resolve()
-    args = ["validate", str(notebook)] + (["--invert"] if invert else [])
+    # validate runs in the notebook's folder, where the course's nbgrader_config.py is not read:
+    # give it the course's per-cell time limit, not nbgrader's 30 s default (too short under load)
+    args = ["validate", str(notebook), f"--Execute.timeout={CELL_TIMEOUT_S}"] + (["--invert"] if invert else [])
     result = run_nbgrader(args, notebook.parent, check=False, timeout=timeout)
     output = result.stdout + result.stderr
     expected = "Success! The notebook does not pass any tests." if invert else "Success! Your notebook passes all the tests."
