@@ -7,7 +7,9 @@ Launching worker processes
     time, report every rank's exit code, output and error (a crash names its rank; a hang is
     stopped at the time limit and says which ranks were still running) and leave no process
     behind: every process they start carries a marker in its environment, and whatever still
-    carries it when the call returns is killed (:func:`leftover_processes` lists them).
+    carries it when the call returns is killed (:func:`leftover_processes` lists them). Where
+    127.0.0.1 cannot be reached (a network namespace whose ``lo`` is down, as in some
+    sandboxes) they raise :class:`NoLoopback` at once instead of waiting for the time limit.
 
 What the lesson proves and measures, as plain functions
     :func:`torch_replica_gradients` / :func:`tf_replica_gradients` split a batch across
@@ -30,7 +32,6 @@ import re
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -302,12 +303,13 @@ def _read(path: Path) -> str:
         return ""
 
 
-def _run_folder(cwd) -> tuple[Path, bool]:
+def _run_folder(cwd) -> Path:
+    """The workers' working folder: ``cwd`` (made if needed), else a new temporary folder."""
     if cwd is not None:
         folder = Path(cwd)
         folder.mkdir(parents=True, exist_ok=True)
-        return folder, False
-    return Path(tempfile.mkdtemp(prefix="sidebyside-run-")), True
+        return folder
+    return Path(tempfile.mkdtemp(prefix="sidebyside-run-"))
 
 
 # --- torchrun -----------------------------------------------------------------------------------
@@ -348,7 +350,7 @@ def torchrun(script, nproc: int = 2, args=(), *, timeout: float = 120.0, cwd=Non
     """
     check_loopback()
     run_id = _new_run_id()
-    folder, _ = _run_folder(cwd)
+    folder = _run_folder(cwd)
     log_dir = Path(tempfile.mkdtemp(prefix="torchrun-logs-"))
     wrapper = None
     if rank_folders:
@@ -450,7 +452,7 @@ def tf_workers(script, num_workers: int = 2, args=(), *, timeout: float = 120.0,
     """
     check_loopback()
     run_id = _new_run_id()
-    folder, _ = _run_folder(cwd)
+    folder = _run_folder(cwd)
     logs = Path(tempfile.mkdtemp(prefix="tf-workers-logs-"))
     if module:
         command = [sys.executable, "-m", str(script), *[str(a) for a in args]]
@@ -857,14 +859,8 @@ def _tf_scaling_worker(argv: list[str]) -> None:
     X = tf.random.stateless_normal((largest, f), seed=[0, 0])
     y = tf.random.stateless_uniform((largest,), seed=[0, 1], maxval=c, dtype=tf.int32)
     per_example = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction=None)
-    for batch in args.batch_sizes:
-        with strategy.scope():
-            keras.utils.set_random_seed(0)
-            model = keras.Sequential([keras.Input((f,)), keras.layers.Dense(h, activation="relu"),
-                                      keras.layers.Dense(h, activation="relu"), keras.layers.Dense(c)])
-            optimizer = keras.optimizers.SGD(0.01)
-        local = batch // world
 
+    def make_step(model, optimizer, batch):
         @tf.function
         def step_fn(Xb, yb):
             def replica_step(Xb, yb):
@@ -875,6 +871,16 @@ def _tf_scaling_worker(argv: list[str]) -> None:
 
             return strategy.reduce(tf.distribute.ReduceOp.SUM, strategy.run(replica_step, args=(Xb, yb)), axis=None)
 
+        return step_fn
+
+    for batch in args.batch_sizes:
+        with strategy.scope():
+            keras.utils.set_random_seed(0)
+            model = keras.Sequential([keras.Input((f,)), keras.layers.Dense(h, activation="relu"),
+                                      keras.layers.Dense(h, activation="relu"), keras.layers.Dense(c)])
+            optimizer = keras.optimizers.SGD(0.01)
+        local = batch // world
+        step_fn = make_step(model, optimizer, batch)
         Xb, yb = X[rank * local : (rank + 1) * local], y[rank * local : (rank + 1) * local]
         step_s = []
         for step in range(args.warmup + args.steps):

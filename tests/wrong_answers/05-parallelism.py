@@ -1,0 +1,335 @@
+"""Wrong answers for solutions/05-parallelism: each must lose its test cell's points.
+
+Format: see CONTRIBUTING.md ("Wrong answers"). Each value is the complete source of the
+answer cell as a student might write it. Answers named "delegates: ..." hand the task to the
+course package's own implementation (sidebyside.parallel): they must score 0.
+"""
+
+# The given top of task 2(a)'s worker script (everything above its solution region).
+DDP_TOP = '''%%writefile {task_dir}/ddp_task.py
+"""Train an MLP with DistributedDataParallel. Run with
+torchrun --nproc-per-node=W ddp_task.py DATA SAVE_PATH --batch-size B --epochs E --lr LR --seed S"""
+import argparse
+
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel as DDP
+from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
+
+parser = argparse.ArgumentParser()
+parser.add_argument("data")  # a file saved with torch.save((X, y))
+parser.add_argument("save_path")
+parser.add_argument("--batch-size", type=int, required=True)  # the GLOBAL batch size
+parser.add_argument("--epochs", type=int, required=True)
+parser.add_argument("--lr", type=float, required=True)
+parser.add_argument("--seed", type=int, default=0)
+args = parser.parse_args()
+
+X, y = torch.load(args.data)
+dataset = TensorDataset(X, y)
+torch.manual_seed(args.seed)
+model = torch.nn.Sequential(torch.nn.Linear(X.shape[1], 16), torch.nn.ReLU(), torch.nn.Linear(16, int(y.max()) + 1))
+loss_fn = torch.nn.CrossEntropyLoss()
+
+'''
+
+TORCH_REPLICAS = '''
+def torch_replica_gradients(model, loss_fn, X, y, num_replicas):
+    """Each replica's gradients on its consecutive share of (X, y), and their average."""
+    params = list(model.parameters())
+    per_replica = []
+    for X_share, y_share in zip(X.chunk(num_replicas), y.chunk(num_replicas)):
+        loss = loss_fn(model(X_share), y_share)
+        per_replica.append([grad.detach() for grad in torch.autograd.grad(loss, params)])
+    averaged = [torch.stack(grads).{reduce}(dim=0) for grads in zip(*per_replica)]
+    return per_replica, averaged
+'''
+
+TF_REPLICAS = '''
+def tf_replica_gradients(model, loss_fn, X, y, num_replicas):
+    """Each replica's gradients on its consecutive share of (X, y), and their average."""
+    per_replica = []
+    for X_share, y_share in zip(tf.split(X, num_replicas), tf.split(y, num_replicas)):
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y_share, model(X_share, training=True))
+        per_replica.append(tape.gradient(loss, model.trainable_variables))
+    averaged = [tf.{reduce}(tf.stack(grads), axis=0) for grads in zip(*per_replica)]
+    return per_replica, averaged
+'''
+
+WRONG_ANSWERS = {
+    "torch_replica_gradients": {
+        "sums the replicas' gradients instead of averaging them": TORCH_REPLICAS.replace("{reduce}", "sum"),
+        "the same data on every replica": '''
+def torch_replica_gradients(model, loss_fn, X, y, num_replicas):
+    """Each replica's gradients on its consecutive share of (X, y), and their average."""
+    params = list(model.parameters())
+    per_replica = []
+    for _ in range(num_replicas):
+        loss = loss_fn(model(X), y)  # every replica sees the whole batch
+        per_replica.append([grad.detach() for grad in torch.autograd.grad(loss, params)])
+    averaged = [torch.stack(grads).mean(dim=0) for grads in zip(*per_replica)]
+    return per_replica, averaged
+''',
+        "delegates: calls parallel.torch_replica_gradients through an alias": '''
+from sidebyside.parallel import torch_replica_gradients as reference_gradients
+
+
+def torch_replica_gradients(model, loss_fn, X, y, num_replicas):
+    """Each replica's gradients on its consecutive share of (X, y), and their average."""
+    return reference_gradients(model, loss_fn, X, y, num_replicas)
+''',
+        "delegates: calls parallel.torch_replica_gradients through importlib": '''
+import importlib
+
+
+def torch_replica_gradients(model, loss_fn, X, y, num_replicas):
+    """Each replica's gradients on its consecutive share of (X, y), and their average."""
+    helper = importlib.import_module("sidebyside." + "parallel")
+    return helper.torch_replica_gradients(model, loss_fn, X, y, num_replicas)
+''',
+    },
+    "tf_replica_gradients": {
+        "sums the replicas' gradients instead of averaging them": TF_REPLICAS.replace("{reduce}", "reduce_sum"),
+        "the same data on every replica": '''
+def tf_replica_gradients(model, loss_fn, X, y, num_replicas):
+    """Each replica's gradients on its consecutive share of (X, y), and their average."""
+    per_replica = []
+    for _ in range(num_replicas):
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y, model(X, training=True))  # every replica sees the whole batch
+        per_replica.append(tape.gradient(loss, model.trainable_variables))
+    averaged = [tf.reduce_mean(tf.stack(grads), axis=0) for grads in zip(*per_replica)]
+    return per_replica, averaged
+''',
+        "delegates: calls parallel.tf_replica_gradients through getattr": '''
+def tf_replica_gradients(model, loss_fn, X, y, num_replicas):
+    """Each replica's gradients on its consecutive share of (X, y), and their average."""
+    return getattr(parallel, "tf_" + "replica_gradients")(model, loss_fn, X, y, num_replicas)
+''',
+        "delegates: calls parallel.tf_replica_gradients through a reference captured at import": '''
+captured = parallel.tf_replica_gradients
+
+
+def tf_replica_gradients(model, loss_fn, X, y, num_replicas):
+    """Each replica's gradients on its consecutive share of (X, y), and their average."""
+    return captured(model, loss_fn, X, y, num_replicas)
+''',
+    },
+    "torch_ddp_script": {
+        "the same data on every rank (no DistributedSampler)": DDP_TOP + '''dist.init_process_group("gloo")
+rank, world_size = dist.get_rank(), dist.get_world_size()
+loader = DataLoader(dataset, batch_size=args.batch_size // world_size, shuffle=False)
+ddp_model = DDP(model)
+optimizer = torch.optim.SGD(ddp_model.parameters(), lr=args.lr)
+for epoch in range(args.epochs):
+    for X_batch, y_batch in loader:
+        optimizer.zero_grad()
+        loss_fn(ddp_model(X_batch), y_batch).backward()
+        optimizer.step()
+if rank == 0:
+    torch.save(ddp_model.module.state_dict(), args.save_path)
+dist.destroy_process_group()
+''',
+        "forgets set_epoch (every epoch repeats the first one's order)": DDP_TOP + '''dist.init_process_group("gloo")
+rank, world_size = dist.get_rank(), dist.get_world_size()
+sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=True, seed=args.seed)
+loader = DataLoader(dataset, batch_size=args.batch_size // world_size, sampler=sampler)
+ddp_model = DDP(model)
+optimizer = torch.optim.SGD(ddp_model.parameters(), lr=args.lr)
+for epoch in range(args.epochs):
+    for X_batch, y_batch in loader:
+        optimizer.zero_grad()
+        loss_fn(ddp_model(X_batch), y_batch).backward()
+        optimizer.step()
+if rank == 0:
+    torch.save(ddp_model.module.state_dict(), args.save_path)
+dist.destroy_process_group()
+''',
+        "per-replica batch taken as global (each rank loads the whole batch size)": DDP_TOP + '''dist.init_process_group("gloo")
+rank, world_size = dist.get_rank(), dist.get_world_size()
+sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=True, seed=args.seed)
+loader = DataLoader(dataset, batch_size=args.batch_size, sampler=sampler)
+ddp_model = DDP(model)
+optimizer = torch.optim.SGD(ddp_model.parameters(), lr=args.lr)
+for epoch in range(args.epochs):
+    sampler.set_epoch(epoch)
+    for X_batch, y_batch in loader:
+        optimizer.zero_grad()
+        loss_fn(ddp_model(X_batch), y_batch).backward()
+        optimizer.step()
+if rank == 0:
+    torch.save(ddp_model.module.state_dict(), args.save_path)
+dist.destroy_process_group()
+''',
+        "saves on every rank": DDP_TOP + '''dist.init_process_group("gloo")
+rank, world_size = dist.get_rank(), dist.get_world_size()
+sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=True, seed=args.seed)
+loader = DataLoader(dataset, batch_size=args.batch_size // world_size, sampler=sampler)
+ddp_model = DDP(model)
+optimizer = torch.optim.SGD(ddp_model.parameters(), lr=args.lr)
+for epoch in range(args.epochs):
+    sampler.set_epoch(epoch)
+    for X_batch, y_batch in loader:
+        optimizer.zero_grad()
+        loss_fn(ddp_model(X_batch), y_batch).backward()
+        optimizer.step()
+torch.save(ddp_model.module.state_dict(), args.save_path)
+dist.destroy_process_group()
+''',
+        "no DistributedDataParallel: each rank trains alone on its share": DDP_TOP + '''dist.init_process_group("gloo")
+rank, world_size = dist.get_rank(), dist.get_world_size()
+sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=True, seed=args.seed)
+loader = DataLoader(dataset, batch_size=args.batch_size // world_size, sampler=sampler)
+optimizer = torch.optim.SGD(model.parameters(), lr=args.lr)
+for epoch in range(args.epochs):
+    sampler.set_epoch(epoch)
+    for X_batch, y_batch in loader:
+        optimizer.zero_grad()
+        loss_fn(model(X_batch), y_batch).backward()
+        optimizer.step()
+if rank == 0:
+    torch.save(model.state_dict(), args.save_path)
+dist.destroy_process_group()
+''',
+    },
+    "tf_train_mirrored": {
+        "variables created outside the strategy scope": '''
+def tf_train_mirrored(strategy, build_model, X, y, batch_size, num_epochs, lr):
+    """A model from build_model(), trained data-parallel over the strategy's devices."""
+    model = build_model()  # outside the scope: ordinary variables
+    with strategy.scope():
+        model.compile(optimizer=keras.optimizers.SGD(learning_rate=lr), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(X, y, batch_size=batch_size, epochs=num_epochs, shuffle=False, verbose=0)
+    return model
+''',
+        "no strategy scope at all (trains on one device)": '''
+def tf_train_mirrored(strategy, build_model, X, y, batch_size, num_epochs, lr):
+    """A model from build_model(), trained data-parallel over the strategy's devices."""
+    model = build_model()
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=lr), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(X, y, batch_size=batch_size, epochs=num_epochs, shuffle=False, verbose=0)
+    return model
+''',
+        "per-replica batch taken as global (batch size times the replicas)": '''
+def tf_train_mirrored(strategy, build_model, X, y, batch_size, num_epochs, lr):
+    """A model from build_model(), trained data-parallel over the strategy's devices."""
+    with strategy.scope():
+        model = build_model()
+        model.compile(optimizer=keras.optimizers.SGD(learning_rate=lr), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(X, y, batch_size=batch_size * strategy.num_replicas_in_sync, epochs=num_epochs, shuffle=False, verbose=0)
+    return model
+''',
+        "shuffles the data (fit's default)": '''
+def tf_train_mirrored(strategy, build_model, X, y, batch_size, num_epochs, lr):
+    """A model from build_model(), trained data-parallel over the strategy's devices."""
+    with strategy.scope():
+        model = build_model()
+        model.compile(optimizer=keras.optimizers.SGD(learning_rate=lr), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(X, y, batch_size=batch_size, epochs=num_epochs, verbose=0)
+    return model
+''',
+        "delegates: trains with parallel.simulate_mirrored_tf inside the scope": '''
+def tf_train_mirrored(strategy, build_model, X, y, batch_size, num_epochs, lr):
+    """A model from build_model(), trained data-parallel over the strategy's devices."""
+    with strategy.scope():
+        model = build_model()
+        return parallel.simulate_mirrored_tf(model, X, y, batch_size=batch_size, num_epochs=num_epochs, lr=lr)
+''',
+    },
+    "torch_scaling_metrics": {
+        "averages the ranks instead of taking the slowest": '''
+def torch_scaling_metrics(sequential_step_s, rank_step_s, global_batch_size):
+    """Speed-up, throughput (samples/s) and efficiency from measured step times."""
+    sequential = sequential_step_s.median().item()
+    parallel_time = rank_step_s.mean(dim=0).median().item()
+    speedup = sequential / parallel_time
+    return {"speedup": speedup, "throughput": global_batch_size / parallel_time, "efficiency": speedup / rank_step_s.shape[0]}
+''',
+        "speed-up as the article words it (sequential speed over parallel speed)": '''
+def torch_scaling_metrics(sequential_step_s, rank_step_s, global_batch_size):
+    """Speed-up, throughput (samples/s) and efficiency from measured step times."""
+    sequential = sequential_step_s.median().item()
+    parallel_time = rank_step_s.max(dim=0).values.median().item()
+    speedup = (1 / sequential) / (1 / parallel_time)
+    return {"speedup": speedup, "throughput": global_batch_size / parallel_time, "efficiency": speedup / rank_step_s.shape[0]}
+''',
+        "throughput of one rank's share (the per-replica batch)": '''
+def torch_scaling_metrics(sequential_step_s, rank_step_s, global_batch_size):
+    """Speed-up, throughput (samples/s) and efficiency from measured step times."""
+    sequential = sequential_step_s.median().item()
+    parallel_time = rank_step_s.max(dim=0).values.median().item()
+    speedup = sequential / parallel_time
+    world_size = rank_step_s.shape[0]
+    return {"speedup": speedup, "throughput": global_batch_size / world_size / parallel_time, "efficiency": speedup / world_size}
+''',
+        "delegates: calls parallel.scaling_metrics through a reference captured at import": '''
+reference_metrics = parallel.scaling_metrics
+
+
+def torch_scaling_metrics(sequential_step_s, rank_step_s, global_batch_size):
+    """Speed-up, throughput (samples/s) and efficiency from measured step times."""
+    found = reference_metrics(sequential_step_s.numpy(), rank_step_s.numpy(), global_batch_size)
+    return {key: float(found[key]) for key in ("speedup", "throughput", "efficiency")}
+''',
+        "delegates: calls parallel.scaling_metrics through getattr": '''
+def torch_scaling_metrics(sequential_step_s, rank_step_s, global_batch_size):
+    """Speed-up, throughput (samples/s) and efficiency from measured step times."""
+    found = getattr(sbs.parallel, "scaling_" + "metrics")(sequential_step_s.numpy(), rank_step_s.numpy(), global_batch_size)
+    return {key: float(found[key]) for key in ("speedup", "throughput", "efficiency")}
+''',
+    },
+    "tf_scaling_metrics": {
+        "rank 0's times only": '''
+def tf_scaling_metrics(sequential_step_s, rank_step_s, global_batch_size):
+    """Speed-up, throughput (samples/s) and efficiency from measured step times."""
+    def median(times):
+        ordered = tf.sort(times)
+        return float(ordered[int(ordered.shape[0]) // 2])
+
+    sequential = median(sequential_step_s)
+    parallel_time = median(rank_step_s[0])
+    speedup = sequential / parallel_time
+    return {"speedup": speedup, "throughput": global_batch_size / parallel_time, "efficiency": speedup / int(rank_step_s.shape[0])}
+''',
+        "the mean step instead of the median": '''
+def tf_scaling_metrics(sequential_step_s, rank_step_s, global_batch_size):
+    """Speed-up, throughput (samples/s) and efficiency from measured step times."""
+    sequential = float(tf.reduce_mean(sequential_step_s))
+    parallel_time = float(tf.reduce_mean(tf.reduce_max(rank_step_s, axis=0)))
+    speedup = sequential / parallel_time
+    return {"speedup": speedup, "throughput": global_batch_size / parallel_time, "efficiency": speedup / int(rank_step_s.shape[0])}
+''',
+        "efficiency without dividing by the number of ranks": '''
+def tf_scaling_metrics(sequential_step_s, rank_step_s, global_batch_size):
+    """Speed-up, throughput (samples/s) and efficiency from measured step times."""
+    def median(times):
+        ordered = tf.sort(times)
+        return float(ordered[int(ordered.shape[0]) // 2])
+
+    sequential = median(sequential_step_s)
+    parallel_time = median(tf.reduce_max(rank_step_s, axis=0))
+    speedup = sequential / parallel_time
+    return {"speedup": speedup, "throughput": global_batch_size / parallel_time, "efficiency": speedup}
+''',
+        "delegates: calls parallel.scaling_metrics through an alias": '''
+from sidebyside.parallel import scaling_metrics as measure
+
+
+def tf_scaling_metrics(sequential_step_s, rank_step_s, global_batch_size):
+    """Speed-up, throughput (samples/s) and efficiency from measured step times."""
+    found = measure(sequential_step_s.numpy(), rank_step_s.numpy(), global_batch_size)
+    return {key: float(found[key]) for key in ("speedup", "throughput", "efficiency")}
+''',
+        "delegates: calls parallel.scaling_metrics through importlib": '''
+import importlib
+
+
+def tf_scaling_metrics(sequential_step_s, rank_step_s, global_batch_size):
+    """Speed-up, throughput (samples/s) and efficiency from measured step times."""
+    helper = importlib.import_module("sidebyside.parallel")
+    found = helper.scaling_metrics(sequential_step_s.numpy(), rank_step_s.numpy(), global_batch_size)
+    return {key: float(found[key]) for key in ("speedup", "throughput", "efficiency")}
+''',
+    },
+}
