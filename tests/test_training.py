@@ -295,3 +295,34 @@ def test_playground_chart_follows_the_run(small_split, tf):
     assert pictures and pictures[-1] != empty, "a run should show new pictures"
     assert playground.timings["redraws"] == len(pictures) >= 1, f"redraws {playground.timings} against {len(pictures)} pictures"
     assert playground.chart.full_draws == 2, f"axes drawn once for the empty chart and once for the run, got {playground.chart.full_draws}"
+
+
+def test_tensorflow_epoch_in_one_graph_matches_steps_called_from_python(small_split, tf):
+    """train_tensorflow runs each epoch's steps in one tf.function; calling a traced step from
+    Python once per batch (lesson 01's loop on the shared batches) gives the same numbers."""
+    keras = tf.keras
+    config = dict(lr=0.2, batch_size=48, num_epochs=2, seed=3)  # 48 does not divide the training set
+    ours = training.build_keras_model(hidden_units=16, seed=4)
+    history = training.train_tensorflow(ours, small_split, device="/CPU:0", **config)
+
+    theirs = training.build_keras_model(hidden_units=16, seed=4)
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    optimizer = keras.optimizers.SGD(learning_rate=config["lr"])
+
+    @tf.function
+    def step(X, y):
+        with tf.GradientTape() as tape:
+            logits = theirs(X, training=True)
+            loss = loss_fn(y, logits)
+        optimizer.apply_gradients(zip(tape.gradient(loss, theirs.trainable_variables), theirs.trainable_variables))
+        return loss
+
+    losses = []
+    for epoch in range(config["num_epochs"]):
+        total = 0.0
+        for index in data.batches(len(small_split.X_train), config["batch_size"], seed=config["seed"], epoch=epoch):
+            total += float(step(small_split.X_train[index], small_split.y_train[index])) * len(index)
+        losses.append(total / len(small_split.X_train))
+    np.testing.assert_allclose(history["loss"], losses, rtol=1e-6, err_msg="training loss per epoch")
+    for a, b in zip(training.keras_weights(ours), training.keras_weights(theirs)):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7, err_msg="weights after training")
