@@ -68,6 +68,15 @@ TABLE = {
 
 #: Quotations of the article in the lessons (and the glosses of its words), English -> French original.
 QUOTES = {
+    # short quotations in lessons 01, 03 and 06 (each the article's words, shortened)
+    "TensorFlow is hard to understand": "TensorFlow est difficile à comprendre",
+    "Keras makes it easier": "Les fonctions Keras rendent TensorFlow plus facile à utiliser",
+    "Visdom is light and simple": "L'interface est légère et simple à utiliser",
+    "Lacks many essential features for the overview of data": "de nombreuses fonctionnalités essentielles pour la vue d'ensemble des données",
+    "Plugins make TensorBoard available for PyTorch": "Les plugins rendent également Tensorboard disponible pour PyTorch",
+    "Visdom | TensorBoard": "Visdom | Tensorboard",
+    "TorchServe (experimental) | TensorFlow Serving": "Chalumeau (expérimental) | Serveur TensorFlow",
+    "TorchServe (experimental) / TensorFlow Serving": "Chalumeau (expérimental) | Serveur TensorFlow",
     # the title, and the machine translation's words for tool names (lesson 00 §3)
     "PyTorch vs TensorFlow : comparaison approfondie": "PyTorch vs TensorFlow :comparaison approfondie",
     "an in-depth comparison": "comparaison approfondie",
