@@ -720,8 +720,8 @@ def scaling_table(results: list[ScalingResult]) -> str:
 
 def plot_scaling(results: list[ScalingResult], *, axes=None, title: str = ""):
     """Two panels: throughput (samples/s) and speed-up, bars per framework side by side for
-    each (workers, batch size), the sequential run's throughput as a hollow bar, and the ideal
-    speed-up (= workers) as a dashed line. Returns ``(fig, axes)``."""
+    each (workers, batch size), the sequential run's throughput as a black line across each
+    bar, and the ideal speed-up (= workers) as a dashed line. Returns ``(fig, axes)``."""
     import matplotlib.pyplot as plt
 
     from .plots import color_for
@@ -735,6 +735,10 @@ def plot_scaling(results: list[ScalingResult], *, axes=None, title: str = ""):
     width = 0.8 / max(1, len(frameworks))
     by_key = {(r.framework, r.workers, r.global_batch_size): r for r in results}
     throughput_ax, speedup_ax = axes
+    if results:  # headroom above the highest bar or line, for the legends
+        top_throughput = max(max(r.metrics["throughput"], r.metrics["sequential_throughput"]) for r in results)
+        throughput_ax.set_ylim(0, 1.35 * top_throughput)
+        speedup_ax.set_ylim(0, 1.35 * max(max(r.metrics["speedup"], r.workers) for r in results))
     for k, framework in enumerate(frameworks):
         xs, thr, seq, spd = [], [], [], []
         for i, config in enumerate(configs):
@@ -748,7 +752,8 @@ def plot_scaling(results: list[ScalingResult], *, axes=None, title: str = ""):
             spd.append(m["speedup"])
         color = color_for(framework)
         throughput_ax.bar(xs, thr, width, color=color, label=f"{framework}, N workers")
-        throughput_ax.bar(xs, seq, width, fill=False, edgecolor=color, hatch="//", label=f"{framework}, 1 worker")
+        throughput_ax.hlines(seq, [x - width / 2 for x in xs], [x + width / 2 for x in xs], colors="black", linewidth=2,
+                             label="1 worker (sequential)" if k == 0 else None)
         speedup_ax.bar(xs, spd, width, color=color, label=framework)
     labels = [f"{w} workers\nbatch {b}" for w, b in configs]
     for ax in axes:

@@ -1,0 +1,145 @@
+"""Benchmark (not a test) for lesson 05: the figures its budgets are about, measured here.
+
+    .venv/bin/python benchmarks/parallelism.py [--workers 1,2] [--batch-sizes 64,512,2048] [--steps 11] [--skip-notebooks]
+
+Prints, as Markdown:
+
+1. lesson 05 and its solution run headless top to bottom: wall time, CPU time (kernel and
+   every worker process), the kernel's peak memory and the peak memory of the kernel with all
+   its workers (budgets: lesson <= 90 s, solution <= 60 s on 2 cores, each kernel <= 2 GB), and
+   whether any worker process outlived the run;
+2. the speed-up table of both frameworks (sidebyside.parallel.measure_scaling) for each number
+   of workers and global batch size;
+3. how long a crashing and a hanging worker take to be reported, with each launcher.
+
+Run it on an otherwise idle machine: other programs take cores and every figure drops.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from sidebyside import notebooks, parallel  # noqa: E402
+
+CRASH = """
+import json, os, time
+rank = json.loads(os.environ["TF_CONFIG"])["task"]["index"] if "TF_CONFIG" in os.environ else int(os.environ["RANK"])
+if rank == 1:
+    raise ValueError("rank 1 is broken on purpose")
+time.sleep(600)
+"""
+HANG = "import time\ntime.sleep(600)\n"
+
+
+class TreeWatch:
+    """Peak RSS of this process's children (the kernel and every worker under it), sampled
+    every 0.2 s, and their CPU time."""
+
+    def __init__(self):
+        self.me = psutil.Process()
+        self.peak_mb = 0.0
+        self.cpu_s: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self):
+        while not self._stop.is_set():
+            total = 0
+            for proc in self.me.children(recursive=True):
+                try:
+                    total += proc.memory_info().rss
+                    times = proc.cpu_times()
+                    self.cpu_s[proc.pid] = times.user + times.system + times.children_user + times.children_system
+                except psutil.Error:
+                    continue
+            self.peak_mb = max(self.peak_mb, total / 2**20)
+            self._stop.wait(0.2)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def run_notebook(path: Path) -> dict:
+    env = dict(os.environ)
+    env.pop("SIDEBYSIDE_DEVICE", None)
+    env.pop("NBGRADER_EXECUTION", None)
+    env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+    before = os.times()
+    with TreeWatch() as watch:
+        run = notebooks.run(path, env=env, timeout=900)
+    after = os.times()
+    cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
+    return {"notebook": str(path.relative_to(ROOT)), "seconds": run.seconds, "cpu_s": max(cpu, sum(watch.cpu_s.values())),
+            "kernel_peak_mb": run.peak_memory_mb, "tree_peak_mb": watch.peak_mb, "leftovers": parallel.leftover_processes()}
+
+
+def failure_latency(folder: Path) -> list[tuple[str, float, str]]:
+    crash, hang = folder / "crash.py", folder / "hang.py"
+    crash.write_text(CRASH)
+    hang.write_text(HANG)
+    rows = []
+    for name, launch in (
+        ("torchrun, rank 1 crashes", lambda: parallel.torchrun(crash, 2, timeout=120)),
+        ("torchrun, both hang (limit 20 s)", lambda: parallel.torchrun(hang, 2, timeout=20)),
+        ("tf_workers, rank 1 crashes", lambda: parallel.tf_workers(crash, 2, timeout=120)),
+        ("tf_workers, both hang (limit 20 s)", lambda: parallel.tf_workers(hang, 2, timeout=20)),
+    ):
+        start = time.monotonic()
+        result = launch()
+        rows.append((name, time.monotonic() - start, result.summary().splitlines()[0] + " | " + "; ".join(
+            f"rank {r.rank}: {r.error or 'ok'}" for r in result.ranks)))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workers", default=",".join(str(w) for w in range(1, parallel.max_workers() + 1)))
+    parser.add_argument("--batch-sizes", default="64,512,2048")
+    parser.add_argument("--steps", type=int, default=11)
+    parser.add_argument("--skip-notebooks", action="store_true")
+    args = parser.parse_args()
+    print(f"# Lesson 05 benchmark: {parallel.max_workers()} cores, load average {os.getloadavg()[0]:.1f} at the start\n")
+
+    if not args.skip_notebooks:
+        print("| notebook | wall | CPU (kernel + workers) | kernel peak | kernel + workers peak | processes left |")
+        print("| --- | --- | --- | --- | --- | --- |")
+        for path in (ROOT / "lessons" / "05-parallelism.ipynb", ROOT / "solutions" / "05-parallelism" / "05-parallelism.ipynb"):
+            row = run_notebook(path)
+            print(f"| {row['notebook']} | {row['seconds']:.1f} s | {row['cpu_s']:.1f} s | {row['kernel_peak_mb']:.0f} MB | {row['tree_peak_mb']:.0f} MB | {row['leftovers'] or 'none'} |")
+        print()
+
+    sizes = [int(b) for b in args.batch_sizes.split(",")]
+    results = []
+    for framework in ("torch", "tensorflow"):
+        for workers in (int(w) for w in args.workers.split(",")):
+            usable = [b for b in sizes if b % workers == 0]
+            results += parallel.measure_scaling(framework, workers, usable, steps=args.steps, warmup=3)
+    print("## Speed-up\n\n```")
+    print(parallel.scaling_table(results))
+    print("```\n")
+
+    print("## Failure reports\n\n| case | reported after | report |\n| --- | --- | --- |")
+    with tempfile.TemporaryDirectory() as folder:
+        for name, seconds, report in failure_latency(Path(folder)):
+            print(f"| {name} | {seconds:.1f} s | {report} |")
+    print(f"\nload average at the end: {os.getloadavg()[0]:.1f}; processes left: {parallel.leftover_processes() or 'none'}")
+
+
+if __name__ == "__main__":
+    main()
