@@ -27,7 +27,9 @@ import nbformat
 import pytest
 from conftest import ROOT
 
-from sidebyside.grading import precheck, report, run, sandbox
+from sidebyside.grading import precheck, report, run
+from sidebyside.grading.limits import Limits
+from sidebyside.grading.results import Isolation, Status
 
 FIXTURES = ROOT / "tests" / "fixtures" / "grading"
 sys.path.insert(0, str(FIXTURES))
@@ -53,7 +55,7 @@ def tree_hash(folder: Path) -> dict[str, str]:
 def graded(folder: str):
     course = make_class(Path(folder))
     before = tree_hash(course / "submitted")
-    options = run.Options(root=course, assignment=A, workers=2, progress=False, limits=sandbox.Limits(wall_seconds=600, memory_mb=6000))
+    options = run.Options(root=course, assignment=A, workers=2, progress=False, limits=Limits(wall_seconds=600, memory_mb=6000))
     result = run.grade(options)
     return course, before, result
 
@@ -75,18 +77,18 @@ def test_every_student_gets_exactly_the_expected_score(grading):
     _, _, result = grading
     students = by_student(result)
     assert set(students) == set(class_03.EXPECTED), f"graded {sorted(students)}"
-    jailed = result.isolation == "namespaces"
+    confined = result.isolation != Isolation.NONE
     problems = []
     for name, (score, _, _) in class_03.EXPECTED.items():
         student = students[name]
-        cells = {cell: value for nb in student.outcome["scores"].values() for cell, value in nb.items()}
+        cells = {cell: value for nb in student.outcome.scores.values() for cell, value in nb.items()}
         tests = {cell: value for cell, value in cells.items() if cell.startswith("test_")}
         want = score
-        if not jailed and name == class_03.FILE_THIEF_CELL[0]:
-            want = score + 2.0  # without the jail the thief finds the course's solutions
+        if not confined and name == class_03.FILE_THIEF_CELL[0]:
+            want = score + 2.0  # unconfined, the thief finds the course's solutions
         got = None if score is None else sum(v or 0.0 for v in tests.values())
         if score is None:
-            got = None if not student.outcome["scores"] else sum(v or 0.0 for v in tests.values())
+            got = None if not student.outcome.scores else sum(v or 0.0 for v in tests.values())
         if got != want:
             problems.append(f"{name}: {got} (cells {tests}), expected {want}")
     assert not problems, "\n".join(problems) + "\n" + report.markdown(result)[-6000:]
@@ -99,13 +101,13 @@ def test_findings_and_status_are_reported(grading):
     problems = []
     for name, (_, codes, status) in class_03.EXPECTED.items():
         student = students[name]
-        found = {f["code"] for f in student.findings}
+        found = {f.code for f in student.findings}
         if not codes <= found:
             problems.append(f"{name}: findings {sorted(found)} lack {sorted(codes - found)}")
         if student.status != status:
             problems.append(f"{name}: status {student.status}, expected {status}")
     honest = students["honest"]
-    if honest.findings:
+    if [f for f in honest.findings if f.code != "unconfined"]:
         problems.append(f"the honest student has findings: {honest.findings}")
     assert not problems, "\n".join(problems)
 
@@ -114,7 +116,7 @@ def test_findings_and_status_are_reported(grading):
 def test_cheats_are_caught_by_the_guard(grading):
     _, _, result = grading
     students = by_student(result)
-    text = json.dumps(students["cheat-runtime"].findings) + json.dumps(students["cheat-objects"].findings)
+    text = json.dumps([f.message for name in ("cheat-runtime", "cheat-objects") for f in students[name].findings])
     for expected in ("input transformers", "AST transformers", "event hooks (post_run_cell)", "custom_exceptions",
                      "showtraceback", "sys.excepthook", "builtins.isinstance", "numpy.allclose", "assert_close",
                      "rebound 'SummaryWriter'", "rebound 'check_history_logged'", "rebound 'check_weights_and_image'",
@@ -160,7 +162,9 @@ def test_a_cold_start_gives_the_same_grades(grading, tmp_path):
     assert not any("warm server" in note for note in cold.notes), cold.notes
     warm_students, cold_students = by_student(warm), by_student(cold)
     for name in chosen:
-        assert cold_students[name].outcome["scores"] == warm_students[name].outcome["scores"], name
+        assert cold_students[name].outcome.scores == warm_students[name].outcome.scores, (
+            f"{name}: expected the same cell scores cold and warm, got {cold_students[name].outcome.scores} and {warm_students[name].outcome.scores}"
+        )
         assert cold_students[name].status == warm_students[name].status, name
 
 
@@ -176,7 +180,7 @@ def test_a_course_root_in_the_config_stays_out_of_scratch_courses(tmp_path):
     result = run.grade(run.Options(root=course, assignment=A, students=["honest"], workers=1, progress=False, feedback=False))
     honest = by_student(result)["honest"]
     want_score, _, want_status = class_03.EXPECTED["honest"]
-    tests = {cell: value for nb in honest.outcome["scores"].values() for cell, value in nb.items() if cell.startswith("test_")}
+    tests = {cell: value for nb in honest.outcome.scores.values() for cell, value in nb.items() if cell.startswith("test_")}
     assert honest.status == want_status, f"expected status {want_status!r}, got {honest.status!r}: {honest.findings}"
     assert sum(v or 0.0 for v in tests.values()) == want_score, f"expected {want_score} points, got {tests}"
     # autograded/STUDENT is copied back on purpose; a release (exercises/) would come from a scratch course
@@ -326,6 +330,42 @@ def test_honest_test_cells_are_not_taken_for_tampering():
         __import__("builtins").__dict__.pop("_test_guard", None)
 
 
+def test_a_submodule_import_is_not_taken_for_tampering(tmp_path, monkeypatch):
+    """`import pkg.sub` rebinds ``pkg.sub`` to the real submodule (TensorFlow's ``model.export``
+    does this to ``tf.saved_model``; solution 06 was sent to review for it): not tampering. A
+    look-alike module put there by hand still is."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from sidebyside.grading import kernel_guard
+
+    package = tmp_path / "fakepkg"
+    (package / "_api").mkdir(parents=True)
+    (package / "_api" / "__init__.py").write_text("")
+    (package / "_api" / "sub.py").write_text("def load():\n    return 'api'\n")
+    (package / "sub.py").write_text("def load():\n    return 'real'\n")
+    (package / "__init__.py").write_text("from ._api import sub\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    shell = InteractiveShell.instance()
+    try:
+        shell.kernel = type("K", (), {"shell_handlers": {}})()
+        shell.run_cell("import fakepkg")
+        kernel_guard.install(shell, "_test_guard", json.dumps(["fakepkg.sub.load"]))
+        guard = __import__("builtins").__dict__["_test_guard"]
+        guard("before", "n1")
+        shell.run_cell("import fakepkg.sub")
+        assert sys.modules["fakepkg"].sub.__name__ == "fakepkg.sub", "the import should have rebound fakepkg.sub (the case under test)"
+        changes = json.loads(guard("after_test", "n2"))["changes"]
+        assert changes == [], f"expected a submodule import not reported, got {changes}"
+        shell.run_cell("import types\nfakepkg.sub = types.ModuleType('fakepkg.sub')")
+        changes = json.loads(guard("before", "n3"))["changes"]
+        assert changes == ["patched fakepkg.sub"], f"expected a hand-made look-alike module reported, got {changes}"
+    finally:
+        InteractiveShell.clear_instance()
+        __import__("builtins").__dict__.pop("_test_guard", None)
+        for name in [n for n in sys.modules if n.startswith("fakepkg")]:
+            del sys.modules[name]
+
+
 def test_hardened_checks_reject_look_alikes():
     import numpy as np
 
@@ -358,23 +398,10 @@ def test_hardened_checks_reject_look_alikes():
 # --- every assignment's reference and valid answers, through `sidebyside grade` -------------------
 
 
-#: Assignments whose reference was seen to draw a finding from the guard under `sidebyside grade`
-#: (plain nbgrader gives them full marks) and whose cause is not yet mended: issue 15 follow-up.
-#: Not strict: once mended they pass and show as XPASS.
-GUARD_FINDINGS_TO_MEND = {
-    "01-learning-curve": "test cells rebound names of read-only cells; mended in 3ca99ab, not yet confirmed in a full run",
-    "05-parallelism": "seen failing under sidebyside grade while the assignment was written; cause not yet found",
-    "06-deployment": "seen failing under sidebyside grade while the assignment was written; cause not yet found",
-}
-
-
-def every_assignment() -> list:
+def every_assignment() -> list[str]:
     from conftest import assignments
 
-    return [
-        pytest.param(a, marks=pytest.mark.xfail(reason=GUARD_FINDINGS_TO_MEND[a], strict=False)) if a in GUARD_FINDINGS_TO_MEND else a
-        for a in assignments()
-    ]
+    return assignments()
 
 
 @pytest.mark.nbgrader
@@ -402,16 +429,16 @@ def test_reference_and_valid_answers_get_full_marks_from_sidebyside_grade(assign
     result = run.grade(run.Options(root=course, assignment=assignment, workers=2, progress=False, feedback=False))
     problems = []
     for student in result.students:
-        if student.findings:
-            problems.append(f"{student.student}: expected no finding, got {[f.get('message', f) for f in student.findings]}")
-        scores, maxima = student.outcome.get("scores", {}), student.outcome.get("max_scores", {})
+        if [f for f in student.findings if f.code != "unconfined"]:
+            problems.append(f"{student.student}: expected no finding, got {[f.message for f in student.findings]}")
+        scores, maxima = student.outcome.scores, student.outcome.max_scores
         lost = {
             cell: (score, maxima.get(nb, {}).get(cell))
             for nb, cells in scores.items()
             for cell, score in cells.items()
             if cell.startswith("test_") and score != maxima.get(nb, {}).get(cell)
         }
-        if student.status != "graded" or lost or not scores:
+        if student.status != Status.GRADED or lost or not scores:
             problems.append(f"{student.student}: expected every test cell at full marks and status 'graded', got {student.status!r} and (score, max) {lost or scores}")
     missing = set(submissions) - {s.student for s in result.students}
     assert not missing, f"expected every submission graded, missing {sorted(missing)}"

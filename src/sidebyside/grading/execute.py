@@ -4,9 +4,9 @@
 ``Execute`` (``c.Autograde.autograde_preprocessors``), so nbgrader still sanitizes,
 executes, scores and saves; this class only adds, around nbgrader's own cell execution:
 
-- the kernel starts in an empty run folder, not next to the autograded notebook (which holds
-  the hidden tests), and, where the machine allows it, inside :mod:`.jail` (no network,
-  instructor files hidden, an unprivileged user);
+- the kernel is forked from the worker's kernel server, inside its sandbox (:mod:`.sandbox`,
+  :mod:`.warm_start`), in a fresh folder holding only the assignment's extra files, never
+  next to the autograded notebook (which holds the hidden tests);
 - the in-kernel guard (:mod:`.kernel_guard`) is installed before the first cell and called
   before every read-only cell (putting back what student cells tampered with) and after every
   test cell (if the test's own run tampered, the cell gets an error output and scores 0);
@@ -17,17 +17,17 @@ executes, scores and saves; this class only adds, around nbgrader's own cell exe
   but not its grading: the cell that was running and every later code cell get a
   ``KernelDied`` error output, the cells before keep their scores, and the event is reported.
 
-Findings are written as JSON to the file named by ``$SIDEBYSIDE_GRADING_FINDINGS``.
+Its settings are traitlets options (:func:`sidebyside.grading.student.nbgrader_options`):
+``GuardedExecute.findings_file`` (where the findings go, as JSON), ``GuardedExecute.kernel_input``
+(where the kernel's input files go) and ``GradingKernelManager.kernel_server``.
 """
 
 from __future__ import annotations
 
 import ast
 import json
-import os
 import secrets
 import shutil
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -39,14 +39,9 @@ from nbclient.util import run_sync
 from nbformat.notebooknode import NotebookNode
 from nbgrader import utils
 from nbgrader.preprocessors import Execute
+from traitlets import Unicode
 
-SETTINGS_ENV = "SIDEBYSIDE_GRADING"
 GUARD_TIMEOUT = 60  # seconds for one guard call; a kernel that cannot answer fails the cell
-
-
-def settings() -> dict:
-    """The sandbox's settings for this nbgrader process (JSON in ``$SIDEBYSIDE_GRADING``)."""
-    return json.loads(os.environ.get(SETTINGS_ENV) or "{}")
 
 
 def is_test_cell(cell) -> bool:
@@ -90,30 +85,25 @@ def error_output(ename: str, evalue: str) -> NotebookNode:
 
 
 class GradingKernelManager(AsyncKernelManager):
-    """Starts the student's kernel as a fork of the run's warm server when there is one
-    (:mod:`.warm_start`), and inside the jail when the machine allows it (:mod:`.jail`)."""
+    """Starts the student's kernel as a fork of the worker's kernel server, in its sandbox
+    (:mod:`.warm_start`); without a ``kernel_server``, the ordinary way."""
 
-    def format_kernel_cmd(self, extra_arguments=None):
-        cmd = super().format_kernel_cmd(extra_arguments)
-        jail = settings().get("jail")
-        if not jail:
-            return cmd
-        return [sys.executable, "-m", "sidebyside.grading.jail", json.dumps(jail), "--", *cmd]
+    kernel_server = Unicode("", help="Unix socket of the worker's kernel server").tag(config=True)
 
     async def _async_pre_start_kernel(self, **kw):
-        if self.provisioner is None:
+        if self.provisioner is None and self.kernel_server:
             from . import warm_start
 
-            config = settings()
             self.kernel_id = self.kernel_id or kw.pop("kernel_id", str(uuid.uuid4()))
-            self.provisioner = warm_start.provisioner(
-                self.kernel_id, self.kernel_spec, self, address=config.get("warm_kernels"), pid_file=config.get("kernel_pids")
-            )
+            self.provisioner = warm_start.provisioner(self.kernel_id, self.kernel_spec, self, address=self.kernel_server)
         return await super()._async_pre_start_kernel(**kw)
 
 
 class GuardedExecute(Execute):
     """nbgrader's Execute with the grading guard around every cell (see the module text)."""
+
+    findings_file = Unicode("", help="where the guard's findings are written (JSON)").tag(config=True)
+    kernel_input = Unicode("", help="folder for the files the kernel starts with (the assignment's extra files)").tag(config=True)
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("kernel_manager_class", GradingKernelManager)
@@ -122,7 +112,6 @@ class GuardedExecute(Execute):
     # --- whole notebook ---------------------------------------------------------------------
 
     def preprocess(self, nb, resources=None, km=None):
-        config = settings()
         self._findings: list[dict] = []
         self._dead_at: int | None = None
         self._guard = "__sbs_guard_" + secrets.token_hex(8)
@@ -132,25 +121,23 @@ class GuardedExecute(Execute):
             if is_trusted_cell(cell):
                 chains |= names_in(cell.source)[2]
         self._chains = sorted(chains)
-        run_dir = config.get("run_dir")
-        if run_dir and resources is not None:
-            # The kernel runs in an empty folder with only the assignment's extra files, never
-            # next to the autograded notebook, which holds the hidden tests.
+        if self.kernel_input and resources is not None:
+            # The kernel starts with only the assignment's extra files, never next to the
+            # autograded notebook, which holds the hidden tests.
             source = Path(resources.get("metadata", {}).get("path") or ".")
-            run_dir = Path(run_dir)
-            run_dir.mkdir(parents=True, exist_ok=True)
+            target = Path(self.kernel_input)
+            target.mkdir(parents=True, exist_ok=True)
             for item in source.iterdir():
                 if item.suffix != ".ipynb" and item.is_file():
-                    shutil.copy(item, run_dir / item.name)
+                    shutil.copy(item, target / item.name)
                 elif item.is_dir() and item.name not in (".ipynb_checkpoints",):
-                    shutil.copytree(item, run_dir / item.name, dirs_exist_ok=True)
-            resources.setdefault("metadata", {})["path"] = str(run_dir)
+                    shutil.copytree(item, target / item.name, dirs_exist_ok=True)
+            resources.setdefault("metadata", {})["path"] = str(target)
         try:
             return super().preprocess(nb, resources, km)
         finally:
-            path = config.get("findings")
-            if path:
-                Path(path).write_text(json.dumps({"findings": self._findings, "kernel_died_at": self._dead_at}, indent=1))
+            if self.findings_file:
+                Path(self.findings_file).write_text(json.dumps({"findings": self._findings, "kernel_died_at": self._dead_at}, indent=1))
 
     def _note(self, kind: str, cell, index: int, details: list[str] | str):
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")

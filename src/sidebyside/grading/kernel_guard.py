@@ -61,7 +61,7 @@ def _volatile(name: str) -> bool:
 
 
 def _describe(value) -> str:
-    text = getattr(value, "__qualname__", None) or type(value).__name__
+    text = getattr(value, "__qualname__", None) or (value.__name__ if isinstance(value, types.ModuleType) else type(value).__name__)
     return str(text)[:60]
 
 
@@ -184,10 +184,14 @@ class Guard:
                 if restore:
                     del ns[name]
 
+        resolved = False  # a submodule import rebound an attribute: the snapshot follows it
         for label, (module, saved) in self.modules.items():
             current = module.__dict__
             for key, value in saved.items():
                 if current.get(key, _EMPTY) is not value and label != "builtins":
+                    if _imported_submodule(module, key, current.get(key)):
+                        saved[key], resolved = current[key], True
+                        continue
                     changes.append(f"patched {label}.{key}")
                     if restore:
                         current[key] = value
@@ -210,9 +214,14 @@ class Guard:
 
         for owner, attr, value in self.chain_values:
             if owner.__dict__.get(attr, _EMPTY) is not value and attr in owner.__dict__:
+                if _imported_submodule(owner, attr, owner.__dict__[attr]):
+                    resolved = True
+                    continue
                 changes.append(f"patched {_describe(owner)}.{attr}")
                 if restore:
                     _set(owner, attr, value)
+        if resolved:
+            self.chain_values = self._chain_targets()
 
         for func, attrs, cells in self.functions.values():
             for attr, value in attrs.items():
@@ -315,6 +324,14 @@ class _Empty:
 
 
 _EMPTY = _Empty()
+
+
+def _imported_submodule(owner, attr: str, value) -> bool:
+    """Whether ``value`` is what ``import OWNER.ATTR`` binds on ``owner``: the genuine submodule,
+    as registered in ``sys.modules``. TensorFlow's ``model.export`` imports
+    ``tensorflow.saved_model``, which replaces the API module ``tf.saved_model``: no tampering."""
+    name = f"{getattr(owner, '__name__', '')}.{attr}"
+    return isinstance(value, types.ModuleType) and getattr(value, "__name__", None) == name and sys.modules.get(name) is value
 
 
 def _cell_full(cell) -> bool:

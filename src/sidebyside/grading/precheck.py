@@ -28,22 +28,14 @@ import importlib.util
 import json
 import re
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
-REPAIRED, INFO, REVIEW = "repaired", "info", "review"
+from .results import Finding, Severity
 
-
-@dataclass
-class Finding:
-    severity: str  # repaired | info | review
-    code: str
-    message: str
-
-    def as_dict(self) -> dict:
-        return asdict(self)
+REPAIRED, INFO, REVIEW = Severity.REPAIRED, Severity.INFO, Severity.REVIEW
 
 
 @dataclass
@@ -61,7 +53,7 @@ class Prechecked:
     def gradable(self) -> bool:
         return any(nb is not None for nb in self.notebooks.values())
 
-    def add(self, severity: str, code: str, message: str):
+    def add(self, severity: Severity, code: str, message: str):
         self.findings.append(Finding(severity, code, message))
 
 

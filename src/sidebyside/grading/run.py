@@ -6,9 +6,11 @@ In order:
 2. back up the gradebook (SQLite: a consistent copy; other databases: say so);
 3. make the assignment's gradebook template once (``nbgrader generate_assignment`` in a
    scratch course) and register the assignment in the course's gradebook if it is missing;
-4. precheck each submission (:mod:`.precheck`), then grade each one in its own private
-   scratch course and process (:mod:`.sandbox`), ``workers`` at a time (default: one per
-   core), with a progress bar; a student whose grading fails is reported, the others go on;
+4. start one sandbox per worker (:mod:`.sandbox`: bubblewrap, a cgroup, a warm kernel server)
+   and one warm nbgrader server; precheck each submission (:mod:`.precheck`), then grade each
+   one in its own scratch course on a free worker (:mod:`.student`), ``workers`` at a time
+   (default: one per core), with a progress bar; a student whose grading fails is reported,
+   the others go on;
 5. merge each student's scores into the course's gradebook from this process only, as soon as
    that student is done, and mark the student done in ``WORK/done/`` so that a run that
    crashed resumes without regrading them (``--restart`` regrades everyone);
@@ -24,21 +26,26 @@ import dataclasses
 import hashlib
 import json
 import os
+import queue
+import secrets
 import shutil
 import sqlite3
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import assignments as course_tools
+from . import limits as limiting
 from . import precheck as prechecks
 from . import report as reports
-from . import sandbox
-from . import warm_start as warm
+from . import sandbox, student, warm_start
+from .limits import Limits
+from .results import Isolation, Outcome, RunReport, Status, StudentResult
 
-VERSION = 1  # bump to make resumed runs regrade everyone after a change of method
+VERSION = 2  # bump to make resumed runs regrade everyone after a change of method
 
 
 @dataclass
@@ -47,8 +54,8 @@ class Options:
     assignment: str
     students: list[str] | None = None
     workers: int = 0  # 0: one per core
-    limits: sandbox.Limits = field(default_factory=sandbox.Limits)
-    isolation: str = "auto"  # auto | namespaces | none
+    limits: Limits = field(default_factory=Limits)
+    isolation: str = "auto"  # auto | bubblewrap (also "namespaces") | none
     db_url: str | None = None
     work: Path | None = None
     report_dir: Path | None = None
@@ -57,20 +64,6 @@ class Options:
     feedback: bool = True
     hide: list[str] = field(default_factory=list)
     progress: bool = True
-
-
-@dataclass
-class StudentResult:
-    student: str
-    findings: list[dict]
-    outcome: dict
-    submission_hash: str
-    score: float = 0.0
-    max_score: float = 0.0
-    status: str = "graded"
-
-    def as_dict(self) -> dict:
-        return dict(self.__dict__)
 
 
 def course_setting(root: Path, name: str, default: str) -> str:
@@ -128,7 +121,7 @@ def ensure_assignment(db_url: str, template, assignment: str) -> None:
     course_tools.run_nbgrader(["generate_assignment", assignment, "--force", f"--CourseDirectory.db_url={db_url}", *course_tools.scratch_layout_args(template.folder)], template.folder)
 
 
-def merge(db_url: str, assignment: str, student: str, outcome: sandbox.Outcome, prechecked, root: Path, scratch_course: Path | None) -> None:
+def merge(db_url: str, assignment: str, name: str, outcome: Outcome, root: Path, scratch_course: Path | None) -> None:
     """Write one student's scores into the course's gradebook (from this process only)."""
     import warnings
 
@@ -137,18 +130,17 @@ def merge(db_url: str, assignment: str, student: str, outcome: sandbox.Outcome, 
 
     warnings.filterwarnings("ignore", category=SAWarning)  # nbgrader's own session warnings
     timestamp = None
-    stamp = root / "submitted" / student / assignment / "timestamp.txt"
+    stamp = root / "submitted" / name / assignment / "timestamp.txt"
     with Gradebook(db_url) as gb:
-        gb.update_or_create_student(student)
+        gb.update_or_create_student(name)
         if stamp.is_file():
             timestamp = stamp.read_text().strip() or None
-        submission = gb.update_or_create_submission(assignment, student, **({"timestamp": timestamp} if timestamp else {}))
-        graded_notebooks = outcome.scores
+        submission = gb.update_or_create_submission(assignment, name, **({"timestamp": timestamp} if timestamp else {}))
         for notebook in submission.notebooks:
-            scores = graded_notebooks.get(notebook.name)
+            scores = outcome.scores.get(notebook.name)
             for grade in notebook.grades:
-                if scores is None or outcome.status != "graded":
-                    # not graded (unreadable, timeout, crash): a person must grade it
+                if scores is None or outcome.status != Status.GRADED:
+                    # not graded (unreadable, timeout, memory, crash): a person must grade it
                     grade.auto_score = None
                     grade.needs_manual_grade = True
                 else:
@@ -159,9 +151,9 @@ def merge(db_url: str, assignment: str, student: str, outcome: sandbox.Outcome, 
                     comment.auto_comment = "Not graded automatically: see the grading report."
         gb.db.commit()
     if scratch_course is not None:
-        source = scratch_course / "autograded" / student / assignment
+        source = scratch_course / "autograded" / name / assignment
         if source.is_dir():
-            target = root / "autograded" / student / assignment
+            target = root / "autograded" / name / assignment
             if target.exists():
                 shutil.rmtree(target)
             shutil.copytree(source, target)
@@ -175,14 +167,14 @@ class Progress:
         self.start = time.monotonic()
         self.tty = sys.stderr.isatty()
 
-    def update(self, student: str, status: str):
+    def update(self, name: str, status: str):
         self.done += 1
         if not self.enabled:
             return
         width = 30
         filled = int(width * self.done / max(1, self.total))
         elapsed = time.monotonic() - self.start
-        line = f"[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total}  {elapsed:5.0f} s  {student}: {status}"
+        line = f"[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total}  {elapsed:5.0f} s  {name}: {status}"
         if self.tty:
             print("\r" + line.ljust(100), end="" if self.done < self.total else "\n", file=sys.stderr, flush=True)
         else:
@@ -200,7 +192,73 @@ def find_students(root: Path, assignment: str, only: list[str] | None) -> list[s
     return students
 
 
-def grade(options: Options) -> reports.RunReport:
+def choose_isolation(asked: str) -> tuple[Isolation, str]:
+    """The isolation to use (and why it is none, when it is)."""
+    if asked == "none":
+        return Isolation.NONE, "--isolation none"
+    mode, reason = sandbox.available()
+    if asked in ("bubblewrap", "namespaces") and mode == Isolation.NONE:
+        raise RuntimeError(f"isolation {asked!r} is not available on this machine: {reason}")
+    return mode, reason
+
+
+class Workers:
+    """The run's workers: each a sandbox (with its cgroup and kernel server) that grades one
+    student at a time. A sandbox whose server died (a kernel may kill it: it is the same user)
+    is replaced before its next student."""
+
+    def __init__(self, count: int, isolation: Isolation, *, hide: list[str], limits: Limits, work: Path, preload: bool, notes: list[str]):
+        self.isolation, self.hide, self.limits, self.work, self.preload, self.notes = isolation, hide, limits, work, preload, notes
+        base_parent = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None  # short paths: Unix sockets live there
+        self.base = Path(tempfile.mkdtemp(prefix="sbs-", dir=base_parent))
+        self.run_id = secrets.token_hex(4)
+        self.cgroup_reason = ""
+        self.free: queue.Queue[sandbox.Sandbox] = queue.Queue()
+        self.all: list[sandbox.Sandbox] = []
+        self.count = count
+
+    def start(self) -> None:
+        for index in range(self.count):
+            self.all.append(self._new(index))
+
+    def _new(self, index: int) -> sandbox.Sandbox:
+        cgroup, self.cgroup_reason = limiting.Cgroup.create(f"sbs-{self.run_id}-w{index}")
+        env = student.grading_env(self.limits)
+        box = sandbox.Sandbox(index, self.isolation, base=self.base, hide=self.hide, limits=self.limits, env=env,
+                              log=self.work / f"kernel-server-w{index}.log", preload=self.preload, cgroup=cgroup)
+        return box.start()
+
+    def wait_ready(self) -> None:
+        for box in self.all:
+            if not box.wait_ready():
+                raise RuntimeError(f"the sandbox of worker {box.index} did not start: {box.server.error}")
+            self.free.put(box)
+
+    @contextlib.contextmanager
+    def take(self):
+        box = self.free.get()
+        try:
+            if not box.running():
+                self.notes.append(f"the kernel server of worker {box.index} had stopped (see {box.server.log}): it was restarted")
+                box.stop()
+                if box.cgroup is not None:
+                    box.cgroup.remove()
+                box = self.all[box.index] = self._new(box.index)
+                if not box.wait_ready():
+                    raise RuntimeError(f"the sandbox of worker {box.index} did not restart: {box.server.error}")
+            yield box
+        finally:
+            self.free.put(box)
+
+    def stop(self) -> None:
+        for box in self.all:
+            box.stop()
+            if box.cgroup is not None:
+                box.cgroup.remove()
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+def grade(options: Options) -> RunReport:
     course_tools.interpreter_bin_on_path()  # nbgrader's gradebook runs alembic from PATH
     root = Path(options.root).resolve()
     assignment = options.assignment
@@ -215,11 +273,8 @@ def grade(options: Options) -> reports.RunReport:
         # Parallel students share the cores: give each kernel its share, or PyTorch's and
         # TensorFlow's thread pools oversubscribe the machine.
         limits = dataclasses.replace(limits, threads=max(1, (os.cpu_count() or 1) // workers))
-    isolation = sandbox.isolation_available() if options.isolation == "auto" else options.isolation
-    if isolation == "namespaces" and sandbox.isolation_available() != "namespaces":
-        raise RuntimeError("isolation 'namespaces' is not available on this machine (needs root or user namespaces)")
-    run = reports.RunReport(assignment=assignment, root=str(root), isolation=isolation, workers=workers)
-    run.isolation_note = reports.isolation_note(isolation)
+    isolation, why = choose_isolation(options.isolation)
+    run = RunReport(assignment=assignment, root=str(root), isolation=isolation, workers=workers, isolation_note=sandbox.describe(isolation, why))
 
     students = find_students(root, assignment, options.students)
     submitted = root / "submitted"
@@ -232,25 +287,33 @@ def grade(options: Options) -> reports.RunReport:
     done_dir.mkdir(exist_ok=True)
     results: dict[str, StudentResult] = {}
     todo = []
-    for index, student in enumerate(students):
-        digest = hashlib.sha256(json.dumps(before[student], sort_keys=True).encode()).hexdigest()
-        marker = done_dir / f"{student}.json"
+    for name in students:
+        digest = hashlib.sha256(json.dumps(before[name], sort_keys=True).encode()).hexdigest()
+        marker = done_dir / f"{name}.json"
         if marker.is_file():
             saved = json.loads(marker.read_text())
-            if saved.get("submission_hash") == digest and saved.get("version") == VERSION:
-                saved.pop("version", None)
-                results[student] = StudentResult(**saved)
+            if saved.pop("version", None) == VERSION and saved.get("submission_hash") == digest:
+                results[name] = StudentResult.from_dict(saved)
                 continue
-        todo.append((index, student, digest))
+        todo.append((name, digest))
     run.resumed = sorted(results)
 
-    # The warm servers (only when someone is left to grade) import nbgrader and the frameworks
-    # while the template below is made; they are stopped however the run ends.
+    hide = sorted({str(p) for p in [
+        root / source_dir, root / "submitted", root / "autograded", root / "feedback", work, report_dir,
+        *([Path(db_url[len("sqlite:///"):])] if db_url.startswith("sqlite:///") else []),
+        *_package_course_paths(),
+    ]} | set(options.hide))
+
     with contextlib.ExitStack() as stack:
-        servers = {}
-        if options.warm_start and todo:
-            for role in (warm.KERNELS, warm.NBGRADER):
-                servers[role] = stack.enter_context(warm.WarmServer(role, sandbox.grading_env(limits), work / f"warm-{role}.log"))
+        # The servers (only when someone is left to grade) import nbgrader and the frameworks
+        # while the template below is made; they are stopped however the run ends.
+        nbgrader_server, pool = None, None
+        if todo:
+            if options.warm_start:
+                nbgrader_server = stack.enter_context(warm_start.WarmServer(warm_start.NBGRADER, student.grading_env(limits), work / "warm-nbgrader.log"))
+            pool = Workers(workers, isolation, hide=hide, limits=limits, work=work, preload=options.warm_start, notes=run.notes)
+            stack.callback(pool.stop)
+            pool.start()
 
         # the assignment's gradebook, once: generate_assignment in a scratch course
         template_dir = work / "template"
@@ -262,60 +325,57 @@ def grade(options: Options) -> reports.RunReport:
         ensure_assignment(db_url, template, assignment)
         release = template.release_folder
 
-        hide = sorted({str(p) for p in [
-            root / source_dir, root / "submitted", root / "autograded", root / "feedback", work, report_dir,
-            *([Path(db_url[len("sqlite:///"):])] if db_url.startswith("sqlite:///") else []),
-            *_package_course_paths(),
-        ]} | set(options.hide))
-
-        addresses = {}
-        for role, server in servers.items():
-            what = "kernels" if role == warm.KERNELS else "nbgrader processes"
-            if server.wait_ready():
-                addresses[role] = server.address
-                run.notes.append(f"{what} forked from a warm server (it made its imports once, in {server.import_seconds:.1f} s)")
+        address = None
+        if nbgrader_server is not None:
+            if nbgrader_server.wait_ready():
+                address = nbgrader_server.address
+                run.notes.append(f"nbgrader processes forked from a warm server (it made its imports once, in {nbgrader_server.import_seconds:.1f} s)")
             else:
-                run.notes.append(f"{server.error}: {what} were started cold (slower, same grades)")
+                run.notes.append(f"{nbgrader_server.error}: nbgrader processes were started cold (slower, same grades)")
+        if pool is not None:
+            pool.wait_ready()
+            run.limits_note = limiting.describe(pool.all[0].cgroup, pool.cgroup_reason, limits)
+            if options.warm_start:
+                seconds = max(box.server.import_seconds or 0 for box in pool.all)
+                run.notes.append(f"kernels forked from a warm server in each worker's sandbox (it made its imports once, in {seconds:.1f} s)")
         progress = Progress(len(todo), options.progress)
 
-        def job(index: int, student: str, digest: str):
-            checked = prechecks.precheck(student, submitted / student / assignment, release)
-            outcome = sandbox.grade_one(
-                root=root, assignment=assignment, student=student, prechecked=checked, work=work / "students" / student,
-                template_db=template_dir / "gradebook.db", source_dir=source_dir, limits=limits,
-                isolation=isolation, hide=hide, uid=sandbox.new_uid(index), warm=addresses,
-            )
-            return student, digest, checked, outcome
+        def job(name: str, digest: str):
+            checked = prechecks.precheck(name, submitted / name / assignment, release)
+            with pool.take() as box:
+                outcome = student.grade_one(
+                    root=root, assignment=assignment, student=name, prechecked=checked, work=work / "students" / name,
+                    template_db=template_dir / "gradebook.db", source_dir=source_dir, limits=limits, sandbox=box, nbgrader_server=address,
+                )
+            return name, digest, checked, outcome
 
         start = time.monotonic()
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(job, *item) for item in todo]
+        with ThreadPoolExecutor(max_workers=workers) as threads:
+            futures = [threads.submit(job, *item) for item in todo]
             for future in as_completed(futures):
                 try:
-                    student, digest, checked, outcome = future.result()
+                    name, digest, checked, outcome = future.result()
                 except Exception as error:  # noqa: BLE001 - report, go on with the others
                     run.notes.append(f"grading crashed: {type(error).__name__}: {error}")
                     continue
-                merge(db_url, assignment, student, outcome, checked, root, work / "students" / student / "course")
-                result = reports.student_result(student, checked, outcome, digest)
-                results[student] = result
-                (done_dir / f"{student}.json").write_text(json.dumps({**result.as_dict(), "version": VERSION}, indent=1, default=str))
-                progress.update(student, result.status)
+                merge(db_url, assignment, name, outcome, root, work / "students" / name / "course")
+                result = StudentResult.of(name, checked.findings, outcome, digest)
+                results[name] = result
+                (done_dir / f"{name}.json").write_text(json.dumps({**result.as_dict(), "version": VERSION}, indent=1))
+                progress.update(name, result.status.value)
         run.seconds = time.monotonic() - start
-        for role, server in servers.items():
-            if role in addresses and server.process is not None and server.process.poll() is not None:
-                run.notes.append(f"the warm {role} server stopped during the run (exit status {server.process.returncode}, see {server.log}): what came later was started cold")
-            server.stop()  # its memory is not needed for the report
-        run.graded = len(todo)
+        if nbgrader_server is not None and address and not nbgrader_server.running():
+            run.notes.append(f"the warm nbgrader server stopped during the run (see {nbgrader_server.log}): what came later was started cold")
+    run.graded = len(todo)
 
-        after = {s: hash_tree(submitted / s / assignment) for s in students}
-        run.submitted_unchanged = before == after
-        if not run.submitted_unchanged:
-            changed = sorted(s for s in students if before[s] != after[s])
-            run.notes.append(f"submitted/ CHANGED during grading for: {', '.join(changed)}")
-        run.students = [results[s] for s in students if s in results]
-        reports.write(run, root, db_url, report_dir, feedback=options.feedback, work=work)
-        return run
+    after = {s: hash_tree(submitted / s / assignment) for s in students}
+    run.submitted_unchanged = before == after
+    if not run.submitted_unchanged:
+        changed = sorted(s for s in students if before[s] != after[s])
+        run.notes.append(f"submitted/ CHANGED during grading for: {', '.join(changed)}")
+    run.students = [results[s] for s in students if s in results]
+    reports.write(run, root, db_url, report_dir, feedback=options.feedback)
+    return run
 
 
 def _package_course_paths() -> list[Path]:

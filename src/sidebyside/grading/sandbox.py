@@ -1,424 +1,311 @@
-"""Grade one student in a private scratch course, in its own process, within limits.
+"""The sandbox: one bubblewrap container per worker, holding that worker's kernel server.
 
-:func:`grade_one` lays out ``WORK/course/`` (the course's ``nbgrader_config.py`` plus the
-guard settings, a copy of the assignment's gradebook, the assignment's extra files without
-its solution notebook, and this one student's prechecked submission), runs
-``nbgrader autograde ASSIGNMENT --student STUDENT`` there in a new process group, and reads
-the scores back from that private gradebook. The parent merges them into the course's
-gradebook (:mod:`.run`); student code never sees the real gradebook, the solutions or any
-other submission:
+A worker grades one student at a time. Its kernel server (:mod:`.warm_start`) runs inside a
+container made by bubblewrap (``bwrap``, Debian's ``bubblewrap``), and every kernel it forks
+inherits that confinement, which the kernel cannot undo:
 
-- the kernel's working folder is an empty run folder, not the scratch course;
-- isolation ``namespaces`` (root, or unprivileged user namespaces): the kernel runs in
-  :mod:`.jail`: no network, ``/tmp`` replaced, the course's instructor paths hidden, its own
-  user id. Isolation ``none`` (the documented weaker fallback, used where namespaces are not
-  available): network open and files readable with the grader's rights; only the working
-  folder and the limits apply.
-- limits: a wall-clock budget for the whole student, and a memory cap on the resident memory
-  of nbgrader plus the kernel, polled with psutil (``RLIMIT_AS`` is useless with the large
-  virtual reservations of TensorFlow and PyTorch); either one kills the whole process tree.
+- namespaces of its own: pid (it sees only its sandbox's processes), network (a private
+  loopback ``lo``, up, and nothing else: 05-parallelism's workers may talk over 127.0.0.1),
+  IPC, UTS and cgroup; kernels talk to nbgrader over Unix sockets in the exchange folder;
+- the host's ``/`` read-only, a fresh ``/proc`` and a read-only minimal ``/dev``; ``/tmp``
+  (2 GB) and ``/dev/shm`` (1 GB) are tmpfs of the sandbox's own, emptied before each kernel;
+- hidden: the course's solutions, submissions, autograded notebooks, feedback, gradebook and
+  grading folders (an empty read-only tmpfs over folders, an empty file over files), and the
+  grader's home (the interpreter and packages that live there are bound back read-only);
+- no capabilities and ``no_new_privs``; the mounts are locked (a nested user namespace cannot
+  unmount them).
+
+Modes (:class:`.results.Isolation`):
+
+- ``root``: bwrap run as root; the server and its kernels run as a user id of the worker's own
+  (``61000 + worker``, through util-linux ``setpriv``): they cannot read files only root may;
+- ``user``: bwrap run by an ordinary user, through unprivileged user namespaces; kernels run
+  as that user, mapped into a user namespace of their own, with nested user namespaces
+  disabled: they can read what the grader can, except what is hidden;
+- ``none``: no bubblewrap here (or ``--isolation none``): kernels run UNCONFINED, as the
+  grader, with the network and the grader's files in reach. The report says so on every grade.
+
+Between two students the sandbox's processes other than the server are killed (the server is
+a subreaper, so nothing escapes its tree) and the exchange folder is emptied.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import secrets
 import shutil
-import signal
+import site
 import subprocess
 import sys
+import sysconfig
 import tempfile
-import time
-from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-import nbformat
+import psutil
 
-from ..assignments import nbgrader_env, scratch_layout_config
 from . import warm_start
+from .limits import Cgroup, Limits
+from .results import Isolation
 
-GUARD_CONFIG = '''
-
-# --- added by `sidebyside grade` for this private scratch course --------------------------
-from nbconvert.preprocessors import ClearMetadataPreprocessor
-from nbgrader.preprocessors import IgnorePattern, LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata
-from sidebyside.grading.execute import GuardedExecute
-
-c.Autograde.autograde_preprocessors = [
-    GuardedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
-    AssignLatePenalties, CheckCellMetadata,
-]
-c.OverwriteCells.add_missing_cells = True
-c.CourseDirectory.db_url = "sqlite:///gradebook.db"
-'''
-JAIL_CONFIG = '''
-c.KernelManager.transport = "ipc"
-c.KernelManager.ip = {ip!r}
-'''
+UID_BASE = 61000  # root mode: the user id of worker N's kernels is UID_BASE + N
+TMP_SIZE, SHM_SIZE = 2 << 30, 1 << 30
+EXCHANGE = "/tmp/.exchange"  # the exchange folder, as kernels see it
+NBGRADER_TASKS = 64  # room in a worker's pids.max for nbgrader's own threads
 
 
 @lru_cache(maxsize=None)
-def isolation_available() -> str:
-    """``"namespaces"`` when a kernel can be jailed here (root, or unprivileged user
-    namespaces), else ``"none"``. Checked by really trying, in a child process."""
-    probe = (
-        "import sys, os; from sidebyside.grading import jail\n"
-        "jail.enter_namespaces(sys.argv[1]); jail._mount('tmpfs', '/tmp', 'tmpfs', 0, 'size=1m')\n"
-    )
-    mode = "root" if os.geteuid() == 0 else "userns"
-    result = subprocess.run([sys.executable, "-c", probe, mode], capture_output=True, timeout=60)
-    return "namespaces" if result.returncode == 0 else "none"
-
-
-def jail_mode() -> str:
-    return "root" if os.geteuid() == 0 else "userns"
-
-
-@dataclass
-class Limits:
-    wall_seconds: float = 1800.0
-    memory_mb: float = 6000.0
-    poll_seconds: float = 0.5
-    threads: int = 0  # CPU threads per kernel; 0: the frameworks' default (all cores)
-
-
-@dataclass
-class Outcome:
-    """What happened to one student's grading process."""
-
-    student: str
-    status: str = "graded"  # graded | timeout | memory | crashed | not_graded
-    scores: dict[str, dict[str, float | None]] = field(default_factory=dict)  # notebook -> cell -> score
-    max_scores: dict[str, dict[str, float]] = field(default_factory=dict)
-    needs_manual: list[str] = field(default_factory=list)
-    guard: dict = field(default_factory=dict)  # notebook -> findings from GuardedExecute
-    timeouts: list[str] = field(default_factory=list)  # cells that hit nbgrader's cell timeout
-    seconds: float = 0.0
-    peak_memory_mb: float = 0.0
-    log_tail: str = ""
-    isolation: str = "none"
-
-    def as_dict(self) -> dict:
-        return dict(self.__dict__)
-
-
-def grading_env(limits: Limits) -> dict[str, str]:
-    """The environment of nbgrader and its kernels (and of the warm server, which must import
-    the frameworks under the same thread settings)."""
-    env = nbgrader_env()
-    # Parallel students share the cores: give each kernel its share of threads, or PyTorch's
-    # and TensorFlow's thread pools oversubscribe the machine (a user's explicit setting wins).
-    if limits.threads:
-        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
-            env.setdefault(name, str(limits.threads))
-    return env
-
-
-def build_course(work: Path, root: Path, assignment: str, source_dir: str, template_db: Path, student: str, prechecked, config_extra: str = "") -> Path:
-    """The private scratch course of one student; returns its folder."""
-    course = work / "course"
-    if course.exists():
-        shutil.rmtree(course)
-    course.mkdir(parents=True)
-    config = (root / "nbgrader_config.py").read_text() + GUARD_CONFIG + scratch_layout_config(course, source_directory="source") + config_extra
-    (course / "nbgrader_config.py").write_text(config)
-    shutil.copy(template_db, course / "gradebook.db")
-    source = course / "source" / assignment
-    source.mkdir(parents=True)
-    real_source = root / source_dir / assignment
-    # the extra files of the assignment (data...), never its notebooks: nbgrader copies these
-    # over the submission; the gradebook already holds every cell it needs.
-    for item in real_source.rglob("*"):
-        if item.is_file() and item.suffix != ".ipynb" and ".ipynb_checkpoints" not in item.parts and "__pycache__" not in item.parts:
-            target = source / item.relative_to(real_source)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(item, target)
-    submitted = course / "submitted" / student / assignment
-    submitted.mkdir(parents=True)
-    for name, nb in prechecked.notebooks.items():
-        if nb is not None:
-            nbformat.write(nb, submitted / f"{name}.ipynb")
-    for item in prechecked.files:
-        if item.is_dir():
-            shutil.copytree(item, submitted / item.name)
-        else:
-            shutil.copy(item, submitted / item.name)
-    timestamp = root / "submitted" / student / assignment / "timestamp.txt"
-    if timestamp.is_file():
-        shutil.copy(timestamp, submitted / "timestamp.txt")
-    return course
-
-
-class ProcessTree:
-    """The processes of one nbgrader run: nbgrader, its descendants, and the kernels listed in
-    ``pid_file`` (a warm kernel is a child of the warm server, not of nbgrader, so the
-    provisioner writes each kernel's pid and start time there: :func:`.warm_start.read_kernel_pids`).
-
-    Each process is held as a ``psutil.Process`` made while it certainly was that process, and
-    psutil checks a process's identity (pid and start time) before measuring or signalling it.
-    A pid is reused as soon as its process has been reaped, and on a busy machine it soon names
-    an unrelated process or thread (``kill`` on a thread's id kills its whole process): a bare
-    pid read after the end of a run must never be signalled.
-    """
-
-    def __init__(self, process, pid_file: Path | None = None):
-        import psutil
-
-        self.pid_file = pid_file
-        self.known: dict[int, psutil.Process] = {}
-        try:
-            root = psutil.Process(process.pid)
-        except psutil.Error:
-            return
-        # the object was made before this check (which reaps nothing), so while the process
-        # was alive: it is ours
-        if not _wait_for_end(process, 0):
-            self.known[root.pid] = root
-
-    def _kernels(self) -> list:
-        import psutil
-
-        found = []
-        for pid, start in warm_start.read_kernel_pids(self.pid_file):
-            if pid in self.known:
-                continue
-            try:
-                kernel = psutil.Process(pid)
-                if abs(kernel.create_time() - start) < 0.005:  # else that pid is someone else's now
-                    found.append(kernel)
-            except psutil.Error:
-                pass
-        return found
-
-    def processes(self) -> list:
-        """The processes of the run that are still running (children found again each time)."""
-        import psutil
-
-        for kernel in self._kernels():
-            self.known[kernel.pid] = kernel
-        for proc in list(self.known.values()):
-            try:
-                for child in proc.children(recursive=True):  # psutil drops children older than proc
-                    self.known.setdefault(child.pid, child)
-            except psutil.Error:
-                pass
-        running = []
-        for pid, proc in list(self.known.items()):
-            if not proc.is_running():
-                del self.known[pid]  # ended and reaped: its pid may name another process now
-                continue
-            try:
-                if proc.status() != psutil.STATUS_ZOMBIE:
-                    running.append(proc)
-            except psutil.Error:
-                pass
-        return running
-
-    def rss_mb(self) -> float:
-        import psutil
-
-        total = 0
-        for proc in self.processes():
-            try:
-                total += proc.memory_info().rss
-            except psutil.Error:
-                pass
-        return total / 2**20
-
-    def kill(self) -> None:
-        import psutil
-
-        for proc in reversed(self.processes()):
-            try:
-                proc.kill()  # psutil refuses (NoSuchProcess) if the pid now names another process
-            except psutil.Error:
-                pass
-
-
-def _wait_for_end(process, timeout: float) -> bool:
-    """True once ``process`` has ended, without reaping it (a ``Popen``'s pid, and so its
-    process group, stays reserved until :meth:`wait`: killing the group is safe until then)."""
-    import select
-
-    pidfd = getattr(process, "pidfd", None)
-    if pidfd is None or pidfd < 0:
-        try:
-            process.wait(timeout=timeout)
-            return True
-        except subprocess.TimeoutExpired:
-            return False
-    return bool(select.select([pidfd], [], [], timeout)[0])
-
-
-class _WatchedPopen(subprocess.Popen):
-    """A ``Popen`` with a pidfd, so that its end can be seen before it is reaped."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.pidfd = os.pidfd_open(self.pid)  # not reaped yet: the pid is still this process's
-
-    def close_pidfd(self) -> None:
-        if self.pidfd >= 0:
-            os.close(self.pidfd)
-            self.pidfd = -1
-
-
-def run_limited(
-    command: list[str], cwd: Path, env: dict, limits: Limits, log: Path, pid_file: Path | None = None, warm_nbgrader: str | None = None,
-) -> tuple[str, float, float]:
-    """Run ``command`` (forked from the warm nbgrader server at ``warm_nbgrader`` when it can
-    be); kill its whole tree, and the kernels listed in ``pid_file``, past the limits. Returns
-    (status, seconds, peak MB)."""
-    start = time.monotonic()
-    peak = 0.0
-    status = "finished"
-    with open(log, "wb") as out:
-        process = None
-        if warm_nbgrader and warm_start.can_start(warm_start.NBGRADER, command):
-            try:
-                process = warm_start.start(warm_nbgrader, command, env, str(cwd), stdout=out.fileno(), stderr=out.fileno())
-            except OSError as error:
-                out.write(f"warm nbgrader unavailable ({error}): starting it cold\n".encode())
-                out.flush()
-        if process is None:
-            process = _WatchedPopen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        tree = ProcessTree(process, pid_file)
-        try:
-            while not _wait_for_end(process, 0):
-                peak = max(peak, tree.rss_mb())
-                if peak > limits.memory_mb:
-                    status = "memory"
-                    break
-                if time.monotonic() - start > limits.wall_seconds:
-                    status = "timeout"
-                    break
-                _wait_for_end(process, limits.poll_seconds)  # returns as soon as it ends
-        finally:
-            # Past a limit, or at the end: nothing of the run may outlive it (the kernel may
-            # outlive nbgrader when nbgrader itself is killed).
-            tree.kill()
-            if isinstance(process, _WatchedPopen) and process.returncode is None:
-                # its group too, which is safe only before it is reaped (a forked nbgrader's
-                # group is killed by its warm server, which reaps it)
-                try:
-                    os.killpg(process.pid, signal.SIGKILL)
-                except OSError:
-                    pass
-                process.wait()
-                process.close_pidfd()
-            else:
-                process.wait()
-    if status == "finished" and process.returncode != 0:
-        status = "crashed"
-    return status, time.monotonic() - start, peak
-
-
-def read_scores(course: Path, assignment: str, student: str, outcome: Outcome) -> None:
-    from nbgrader.api import Gradebook, MissingEntry
-
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
-        try:
-            submission = gb.find_submission(assignment, student)
-        except MissingEntry:
-            return
-        for notebook in submission.notebooks:
-            cells, maxima = outcome.scores.setdefault(notebook.name, {}), outcome.max_scores.setdefault(notebook.name, {})
-            for grade in notebook.grades:
-                cells[grade.name] = grade.auto_score
-                maxima[grade.name] = grade.max_score
-                if grade.needs_manual_grade:
-                    outcome.needs_manual.append(f"{notebook.name}:{grade.name}")
-
-
-def timed_out_cells(notebook: Path) -> list[str]:
-    if not notebook.is_file():
-        return []
-    nb = nbformat.read(notebook, as_version=4)
-    found = []
-    for index, cell in enumerate(nb.cells):
-        for output in cell.get("outputs", []):
-            if output.get("output_type") == "error" and output.get("ename") == "CellTimeoutError":
-                found.append(cell.metadata.get("nbgrader", {}).get("grade_id") or f"cell {index}")
-    return found
-
-
-def grade_one(
-    *, root: Path, assignment: str, student: str, prechecked, work: Path, template_db: Path, source_dir: str,
-    limits: Limits, isolation: str, hide: list[str], uid: int, warm: dict[str, str] | None = None,
-) -> Outcome:
-    """Grade ``student`` in ``work`` (a private folder); never raises for a student's fault."""
-    outcome = Outcome(student, isolation=isolation)
-    work.mkdir(parents=True, exist_ok=True)
-    if not prechecked.gradable:
-        outcome.status = "not_graded"
-        return outcome
-    ipc_dir = None
-    config_extra = ""
-    settings: dict = {"findings": None, "run_dir": None}
-    run_dir = Path(tempfile.mkdtemp(prefix="sbs-run-"))
-    settings["run_dir"] = str(run_dir)
-    pid_file = work / "kernel-pids"
-    pid_file.unlink(missing_ok=True)
-    settings["kernel_pids"] = str(pid_file)
-    warm = warm or {}
-    if warm.get(warm_start.KERNELS):
-        settings["warm_kernels"] = warm[warm_start.KERNELS]
-    env = grading_env(limits)
-    if isolation == "namespaces":
-        base = Path("/dev/shm") if Path("/dev/shm").is_dir() else Path(tempfile.gettempdir())
-        ipc_dir = Path(tempfile.mkdtemp(prefix="sbs-ipc-", dir=base))
-        mode = jail_mode()
-        if mode == "root":
-            os.chown(ipc_dir, uid, uid)
-        os.chmod(ipc_dir, 0o700)
-        config_extra = JAIL_CONFIG.format(ip=str(ipc_dir / "kernel"))
-        settings["jail"] = {"mode": mode, "uid": uid, "hide": hide}
-        env["JUPYTER_RUNTIME_DIR"] = str(ipc_dir)
+def bwrap_features() -> frozenset[str]:
+    """The options this bwrap has (``--size`` and ``--disable-userns`` are recent)."""
     try:
-        course = build_course(work, root, assignment, source_dir, template_db, student, prechecked, config_extra)
-        notebooks = [name for name, nb in prechecked.notebooks.items() if nb is not None]
-        findings_files = {}
-        logs = []
-        start = time.monotonic()
-        for name in notebooks:
-            # one nbgrader process per notebook, so that each gets its own findings file
-            findings = work / f"guard-{name}.json"
-            findings_files[name] = findings
-            settings["findings"] = str(findings)
-            env[ "SIDEBYSIDE_GRADING"] = json.dumps(settings)
-            command = [sys.executable, "-m", "nbgrader", "autograde", assignment, "--student", student, "--notebook", name, "--force"]
-            left = Limits(max(1.0, limits.wall_seconds - (time.monotonic() - start)), limits.memory_mb, limits.poll_seconds, limits.threads)
-            log = work / f"nbgrader-{name}.log"
-            status, _, peak = run_limited(command, course, env, left, log, pid_file, warm.get(warm_start.NBGRADER))
-            outcome.peak_memory_mb = max(outcome.peak_memory_mb, peak)
-            logs.append(log.read_text(errors="replace")[-3000:])
-            if status != "finished":
-                outcome.status = status
-            if status in ("timeout", "memory"):
-                break
-        outcome.seconds = time.monotonic() - start
-        outcome.log_tail = "\n".join(logs)[-4000:]
-        read_scores(course, assignment, student, outcome)
-        for name, path in findings_files.items():
-            if path.is_file():
-                outcome.guard[name] = json.loads(path.read_text())
-            outcome.timeouts += timed_out_cells(course / "autograded" / student / assignment / f"{name}.ipynb")
-    except Exception as error:  # noqa: BLE001 - a student's failure never stops the others
-        outcome.status = "crashed"
-        outcome.log_tail += f"\n{type(error).__name__}: {error}"
-    finally:
-        shutil.rmtree(run_dir, ignore_errors=True)
-        if ipc_dir:
-            shutil.rmtree(ipc_dir, ignore_errors=True)
-    return outcome
+        text = subprocess.run(["bwrap", "--help"], capture_output=True, text=True, timeout=30).stdout
+    except OSError:
+        return frozenset()
+    return frozenset(word for word in text.split() if word.startswith("--"))
 
 
-def new_uid(index: int) -> int:
-    """A user id of its own for each student's kernel (no passwd entry needed)."""
-    return 61000 + (index % 4000)
+def needed_paths() -> list[Path]:
+    """What a kernel needs to see: the interpreter, its standard library and packages, this
+    package's source (outermost folders only)."""
+    candidates = {
+        sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, os.path.dirname(os.path.realpath(sys.executable)),
+        *site.getsitepackages(), *sysconfig.get_paths().values(), str(Path(__file__).resolve().parents[2]),
+        *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep)),
+    }
+    paths = sorted({Path(os.path.realpath(p)) for p in candidates if p and os.path.exists(p)})
+    return [p for p in paths if not any(p != q and p.is_relative_to(q) for q in paths)]
 
 
-def token() -> str:
-    return secrets.token_hex(4)
+def _outermost(paths) -> list[Path]:
+    paths = sorted(set(paths))
+    return [p for p in paths if not any(p != q and p.is_relative_to(q) for q in paths)]
+
+
+def private_folders(isolation: Isolation, needed: list[Path]) -> list[Path]:
+    """Folders replaced by an empty tmpfs (only ``needed`` paths bound back): the grader's home
+    and, as root, every folder on the way to a needed path that other users cannot enter."""
+    folders = set()
+    home = Path(os.path.realpath(Path.home()))
+    if home != Path("/") and home.is_dir():
+        folders.add(home)
+    if isolation == Isolation.ROOT:
+        folders.add(Path("/root"))
+        for path in needed:
+            for depth in range(2, len(path.parts)):
+                folder = Path(*path.parts[:depth])
+                if not folder.stat().st_mode & 0o001:
+                    folders.add(folder)
+                    break
+    return _outermost(p for p in folders if p.is_dir() and not p.is_relative_to("/tmp"))  # /tmp is fresh anyway
+
+
+def _bind_back(folder: Path, needed: list[Path]) -> list[str]:
+    """Options that bring each needed path under ``folder`` back, read-only."""
+    args = []
+    made = set()
+    for path in needed:
+        if path != folder and path.is_relative_to(folder):
+            for depth in range(len(folder.parts) + 1, len(path.parts)):
+                parent = Path(*path.parts[:depth])
+                if parent not in made:
+                    made.add(parent)
+                    args += ["--perms", "0755", "--dir", str(parent)]
+            args += ["--ro-bind", str(path), str(path)]
+    return args
+
+
+def bwrap_command(isolation: Isolation, exchange: Path, hide: list[str], uid: int) -> list[str]:
+    """The command that runs what follows it in a worker's sandbox (hidden files are covered
+    by ``EXCHANGE_PARENT/empty``, an empty file next to the exchange folder)."""
+    features = bwrap_features()
+    size = lambda n: ["--size", str(n)] if "--size" in features else []  # noqa: E731
+    args = ["bwrap", "--die-with-parent", "--new-session", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
+    if isolation == Isolation.USER:
+        args += ["--unshare-user", "--cap-drop", "ALL"] + (["--disable-userns"] if "--disable-userns" in features else [])
+    args += ["--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev"]
+    args += ["--perms", "1777", *size(SHM_SIZE), "--tmpfs", "/dev/shm", "--remount-ro", "/dev"]
+    args += ["--perms", "1777", *size(TMP_SIZE), "--tmpfs", "/tmp"]
+    needed = needed_paths()
+    masked = private_folders(isolation, needed)
+    for folder in masked:
+        args += ["--perms", "0755", "--tmpfs", str(folder), *_bind_back(folder, needed), "--remount-ro", str(folder)]
+    args += _bind_back(Path("/tmp"), [p for p in needed if not any(p.is_relative_to(m) for m in masked)])
+    for path in map(Path, _outermost(Path(os.path.realpath(p)) for p in hide)):
+        out_of_sight = any(path.is_relative_to(f) for f in (Path("/tmp"), *masked)) and not any(path.is_relative_to(n) for n in needed)
+        if out_of_sight or not path.exists():
+            continue
+        if path.is_dir():
+            args += ["--perms", "0555", "--tmpfs", str(path), "--remount-ro", str(path)]
+        else:
+            args += ["--ro-bind", str(empty_file(exchange.parent)), str(path)]
+    args += ["--bind", str(exchange), EXCHANGE, "--chdir", "/", "--"]
+    if isolation == Isolation.ROOT:
+        args += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--bounding-set=-all", "--inh-caps=-all", "--no-new-privs", "--"]
+    return args
+
+
+@lru_cache(maxsize=None)
+def available() -> tuple[Isolation, str]:
+    """The confinement this machine gives (really tried once), and why when it is none."""
+    if not shutil.which("bwrap"):
+        return Isolation.NONE, "bubblewrap is not installed (Debian/Ubuntu: `scripts/install-bubblewrap` as root, or `apt-get install bubblewrap`)"
+    mode = Isolation.ROOT if os.geteuid() == 0 else Isolation.USER
+    if mode == Isolation.ROOT and not shutil.which("setpriv"):
+        return Isolation.NONE, "setpriv (util-linux) is not installed"
+    with tempfile.TemporaryDirectory(prefix="sbs-probe-") as folder:
+        if mode == Isolation.ROOT:
+            os.chmod(folder, 0o755)
+        command = bwrap_command(mode, Path(folder), [], UID_BASE) + [sys.executable, "-c", "import sidebyside.grading"]
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        except (OSError, subprocess.TimeoutExpired) as error:
+            return Isolation.NONE, f"bubblewrap failed here ({error})"
+    if done.returncode != 0:
+        lines = done.stderr.strip().splitlines()
+        why = lines[-1] if lines else f"exit status {done.returncode}"
+        hint = " (unprivileged user namespaces are off? run as root, or allow them)" if mode == Isolation.USER else ""
+        return Isolation.NONE, f"bubblewrap cannot make a sandbox here: {why}{hint}"
+    return mode, ""
+
+
+def describe(isolation: Isolation, reason: str = "") -> str:
+    """What a mode gives, for the report."""
+    common = (
+        "own pid, network (a private loopback only), IPC and UTS namespaces; / read-only; a fresh /tmp and /dev/shm for "
+        "every kernel; the course's solutions, submissions, autograded notebooks, feedback, gradebook and the grader's home "
+        "hidden; no capabilities, no_new_privs"
+    )
+    if isolation == Isolation.ROOT:
+        return f"bubblewrap, run as root: kernels ran as a user id of their worker's own ({UID_BASE}+worker), {common}"
+    if isolation == Isolation.USER:
+        return (
+            f"bubblewrap through user namespaces (run by an ordinary user): kernels ran as the grader's user mapped into a user "
+            f"namespace of their own (nested ones disabled), {common}; they could read what the grader may read, except what is hidden"
+        )
+    return (
+        "NONE: kernels ran UNCONFINED, as the grader, with the network, the course's solutions and other students' "
+        f"submissions in reach (the limits still held){': ' + reason if reason else ''}"
+    )
+
+
+def empty_file(folder: Path) -> Path:
+    """An empty, read-only file in ``folder`` (bound over hidden files)."""
+    path = folder / "empty"
+    if not path.exists():
+        path.touch(mode=0o444)
+    return path
+
+
+def cgroup_entry(cgroup: Cgroup | None) -> list[str]:
+    """A command prefix that puts what follows in ``cgroup`` before it starts."""
+    if cgroup is None:
+        return []
+    script = 'for f; do [ "$f" = -- ] && break; echo $$ > "$f"; done; while [ "$1" != -- ]; do shift; done; shift; exec "$@"'
+    return ["/bin/sh", "-c", script, "sh", *cgroup.procs_files, "--"]
+
+
+class Sandbox:
+    """Worker ``index``'s sandbox and the kernel server inside it."""
+
+    def __init__(self, index: int, isolation: Isolation, *, base: Path, hide: list[str], limits: Limits, env: dict[str, str],
+                 log: Path, preload: bool = True, cgroup: Cgroup | None = None):
+        self.index, self.isolation, self.hide, self.limits, self.cgroup = index, isolation, hide, limits, cgroup
+        self.exchange = base / f"w{index}"
+        self.uid = UID_BASE + index if isolation == Isolation.ROOT else os.getuid()
+        sandboxed = isolation != Isolation.NONE
+        args = [
+            "--scratch", "/tmp" if sandboxed else str(self.exchange / "scratch"),
+            "--exchange", str(self.exchange), EXCHANGE if sandboxed else str(self.exchange),
+            "--nproc", str(limits.processes), *(["--sandboxed"] if sandboxed else []),
+        ]
+        prefix = cgroup_entry(cgroup) + (bwrap_command(isolation, self.exchange, hide, self.uid) if sandboxed else [])
+        self.server = warm_start.WarmServer(warm_start.KERNELS, env, log, prefix=prefix, args=args, preload=preload,
+                                            home="/tmp/.server-home" if sandboxed else None)
+        self.keep: set[int] = set()  # host pids of the server and what runs it
+        self.memory_baseline = 0
+
+    @property
+    def address(self) -> str:
+        return self.server.address
+
+    def start(self) -> Sandbox:
+        self.exchange.mkdir(parents=True, exist_ok=True)
+        if self.isolation == Isolation.ROOT:
+            os.chown(self.exchange, self.uid, self.uid)
+        self.exchange.chmod(0o700)
+        self.server.start()
+        return self
+
+    def wait_ready(self) -> bool:
+        if not self.server.wait_ready():
+            return False
+        root = psutil.Process(self.server.process.pid)
+        server = root
+        if self.isolation != Isolation.NONE:
+            found = [p for p in root.children(recursive=True) if _pid_inside(p) == self.server.pid_inside]
+            if len(found) != 1:
+                self.server.error = f"the kernel server was not found in its sandbox ({len(found)} candidates)"
+                return False
+            server = found[0]
+        self.server_process = server
+        self.keep = {server.pid} | {p.pid for p in server.parents() if p.pid == root.pid or root.pid in {q.pid for q in p.parents()}}
+        if self.cgroup is not None:
+            # The server's own memory and threads are charged to this cgroup too. The kernel's
+            # RLIMIT_NPROC, checked before a fork copies anything, stops a fork bomb first;
+            # pids.max, with room for nbgrader's threads, is the backstop.
+            self.memory_baseline = self.cgroup.memory_bytes()
+            self.cgroup.set_limits(self.memory_baseline + self.limits.memory_mb * 2**20, self.cgroup.tasks() + self.limits.processes + NBGRADER_TASKS)
+        return True
+
+    def running(self) -> bool:
+        return self.server.running() and getattr(self, "server_process", None) is not None and self.server_process.is_running()
+
+    def student_processes(self) -> list[psutil.Process]:
+        """What runs in the sandbox for the current student (everything but the server)."""
+        if self.server.process is None:
+            return []
+        try:
+            found = psutil.Process(self.server.process.pid).children(recursive=True)
+        except psutil.Error:
+            return []
+        return [p for p in found if p.pid not in self.keep]
+
+    def sweep(self) -> None:
+        """Kill every process of the current student in the sandbox (repeated: some fork)."""
+        for _ in range(100):
+            processes = self.student_processes()
+            if not processes:
+                return
+            for process in processes:
+                try:
+                    process.kill()  # psutil checks it is still that process
+                except psutil.Error:
+                    pass
+            psutil.wait_procs(processes, timeout=2)
+
+    def prepare(self) -> Path:
+        """Ready for the next student: nothing of the last one is left. Returns the folder for
+        the kernel's input files."""
+        self.sweep()
+        for entry in self.exchange.iterdir():
+            shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+        folder = self.exchange / "input"
+        folder.mkdir()
+        if self.cgroup is not None:
+            self.cgroup.reset_peak()
+        return folder
+
+    def stop(self) -> None:
+        self.sweep()
+        self.server.stop()
+        shutil.rmtree(self.exchange, ignore_errors=True)
+
+
+def _pid_inside(process: psutil.Process) -> int | None:
+    """A process's pid in the innermost pid namespace it belongs to."""
+    try:
+        for line in Path(f"/proc/{process.pid}/status").read_text().splitlines():
+            if line.startswith("NSpid:"):
+                return int(line.split()[-1])
+    except (OSError, ValueError):
+        pass
+    return None

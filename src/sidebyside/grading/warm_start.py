@@ -1,51 +1,47 @@
-"""Warm start: nbgrader processes and student kernels forked from servers that have already
-imported what they need.
+"""Warm servers: nbgrader processes and student kernels forked from processes that have
+already imported what they need.
 
-Every student's grading used to start two Python processes from scratch: ``nbgrader
-autograde`` (about 2.3 CPU-seconds to import nbgrader and Jupyter's server stack) and the
-kernel, whose first cells import PyTorch and TensorFlow (about 5 CPU-seconds). Together that
-was more than half of what grading one submission cost. A grading run therefore starts two
-*warm servers* (``python -m sidebyside.grading.warm_start ROLE SOCKET``), each waiting on a Unix
-socket in a private folder after its imports:
+Grading one student used to start two Python processes from scratch: ``nbgrader autograde``
+(importing nbgrader and Jupyter's server stack) and the kernel, whose first cells import
+PyTorch and TensorFlow. Together that was more than half of what grading one submission cost.
+So a grading run starts *warm servers* (``python -m sidebyside.grading.warm_start ROLE ...``),
+each waiting on a Unix socket after its imports:
 
-- ``kernels`` takes the grading environment and imports NumPy, PyTorch, TensorFlow (which
-  brings Keras, scikit-learn and matplotlib) and ipykernel. nbgrader's kernel manager
-  (:class:`WarmKernelProvisioner`, used by :class:`sidebyside.grading.execute.GuardedExecute`)
-  sends it the kernel command, environment, working folder and jail settings; the server forks;
-  the child enters the jail (:func:`sidebyside.grading.jail.confine`), takes that environment
-  and runs ``ipykernel_launcher`` in its own process.
-- ``nbgrader`` imports nbgrader and the grading guard; the sandbox (:mod:`.sandbox`) asks it
-  for each student's ``nbgrader autograde`` run, and the child runs nbgrader's command line.
+- ``kernels``: one per worker, inside that worker's sandbox (:mod:`.sandbox`), started by
+  bubblewrap, so every kernel it forks is confined like the server itself. It imports NumPy,
+  PyTorch, TensorFlow and ipykernel once. For each kernel it forks a child that empties the
+  sandbox's ``/tmp`` and ``/dev/shm`` (and SysV IPC objects) left by the student before,
+  copies the kernel's input files into ``/tmp/work``, writes the connection file, takes a
+  filtered environment, sets ``RLIMIT_NPROC`` and runs ``ipykernel_launcher``. The server is
+  not dumpable, so a kernel (same user) can neither trace it nor read its memory; what a
+  kernel leaves behind (a child that daemonized) is adopted by the server (a subreaper), so
+  the sandbox's sweep finds it.
+- ``nbgrader``: one per run, outside any sandbox (nbgrader runs no student code; the
+  kernel does). Its child joins the worker's cgroup and runs nbgrader's command line.
 
-A fork shares nothing writable with its server or with another student's processes, and the
-grading guard is installed in a forked kernel exactly as in a cold one. So that the child
-behaves like ``python -m MODULE ARGS``:
-
-- the kernel server imports the frameworks under the variables a kernel would have set first
-  (``MPLBACKEND`` as ipykernel sets it, the course's ``prepare_environment`` under grading), and
-  its children get those variables on top of the requested environment;
-- the child has its own session (process group), the caller's stdout and stderr (passed over
-  the socket) and ``/dev/null`` as stdin; ``sys.path[0]`` is its working folder and
-  ``sys.argv`` its command's; NumPy's global random state is reseeded from the OS (Python's
-  ``random`` reseeds itself after a fork);
-- it dies with its server (``PR_SET_PDEATHSIG``), and the server kills it when the process that
-  asked for it goes away; out of memory, a kernel is killed before the server
-  (``oom_score_adj``).
-
-When a server is missing, or a command is not the one its role starts, the process is started
-the ordinary way (a kernel in the same jail, entered by ``exec``); ``sidebyside grade
---cold-start`` starts everything that way.
+A fork shares nothing writable with its server or with another student's processes. So that
+the child behaves like ``python -m MODULE ARGS``, it gets its own session, the caller's stdout
+and stderr (passed over the socket), ``/dev/null`` as stdin, ``sys.argv`` and ``sys.path[0]``
+as ``-m`` sets them, the variables a kernel sets before importing the frameworks
+(``MPLBACKEND``, :func:`sidebyside.frameworks.prepare_environment`), and fresh NumPy random
+state. It dies with its server (``PR_SET_PDEATHSIG``); the server kills it when the caller
+goes away; out of memory, a kernel is killed before the server (``oom_score_adj``).
+``--cold-start`` makes the kernel server import nothing first (same sandbox, same grades,
+slower) and starts nbgrader the ordinary way.
 
 Protocol: ``SOCK_SEQPACKET``, one JSON object per packet. Request ``{"argv", "env", "cwd",
-"jail"}`` with the caller's stdout and stderr attached (``SCM_RIGHTS``); reply ``{"pid"}`` with
-a pidfd of the child attached, or ``{"error"}``; when the child ends, ``{"exit": status}``.
+"connection", "cgroups"}`` with the caller's stdout and stderr attached (``SCM_RIGHTS``);
+reply ``{"pid"}`` with a pidfd of the child attached, or ``{"error"}``; when the child ends,
+``{"exit": status}``.
 """
 
 from __future__ import annotations
 
+import argparse
 import ctypes
 import json
 import os
+import resource
 import selectors
 import shutil
 import signal
@@ -67,7 +63,13 @@ PRELOAD = {
 MODULE = {KERNELS: "ipykernel_launcher", NBGRADER: "nbgrader"}
 MAX_MESSAGE = 1 << 20
 READY = "ready"
-PR_SET_PDEATHSIG = 1
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER = 1, 4, 36
+#: What a kernel keeps of the environment nbgrader asks for (names, or prefixes ending in "_").
+KERNEL_ENV = (
+    "PATH", "LANG", "LANGUAGE", "TZ", "TERM", "PYTHONPATH", "PYTHONHASHSEED", "PYTHONWARNINGS", "MPLBACKEND",
+    "LC_", "JPY_", "NBGRADER_", "OMP_", "MKL_", "OPENBLAS_", "KMP_", "TF_", "XLA_", "CUDA_", "CUBLAS_", "TORCH_", "KERAS_",
+)
+KERNEL_FILE_SIZE = 2 << 30  # RLIMIT_FSIZE of a kernel
 
 
 def can_start(role: str, argv: list[str]) -> bool:
@@ -80,42 +82,25 @@ def can_start(role: str, argv: list[str]) -> bool:
         return False
 
 
+def _prctl(option: int, value: int) -> None:
+    ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
+
+
 # --- the server ---------------------------------------------------------------------------------
 
 
-def import_time_environment() -> dict[str, str]:
-    """The variables a cold kernel would have set before the frameworks were imported."""
-    from ..frameworks import prepare_environment
-
-    os.environ.setdefault("NBGRADER_EXECUTION", "autograde")
-    # ipykernel sets this before any user code runs; matplotlib reads it when imported
-    # (TensorFlow imports matplotlib), so it must be set before the frameworks are.
-    os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
-    before = dict(os.environ)
-    prepare_environment()
-    changed = {k: v for k, v in os.environ.items() if before.get(k) != v}
-    return {"MPLBACKEND": os.environ["MPLBACKEND"], **changed}
-
-
-def _pdeathsig(sig: int) -> None:
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0)
-
-
 class Server:
-    """A warm server's loop: accept requests, fork children, report their ends."""
+    """A warm server's loop: accept requests, fork children, report their ends, reap orphans."""
 
-    def __init__(self, role: str, address: str):
-        self.role, self.address = role, address
+    def __init__(self, role: str, listener: socket.socket, place: KernelPlace | None = None):
+        self.role, self.listener, self.place = role, listener, place
         self.selector = selectors.DefaultSelector()
-        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        self.listener.bind(address)
-        self.listener.listen(64)
         self.selector.register(self.listener, selectors.EVENT_READ, ("accept", None))
         self.children: dict[int, tuple[socket.socket, int]] = {}  # pid -> (connection, pidfd)
 
     def serve(self) -> None:
         while True:
-            for key, _ in self.selector.select():
+            for key, _ in self.selector.select(timeout=1.0):
                 kind, data = key.data
                 if kind == "accept":
                     self._accept()
@@ -123,15 +108,16 @@ class Server:
                     self._reap(data)
                 elif kind == "caller":
                     self._caller_event(data)
+            self._reap_orphans()
 
     def _accept(self) -> None:
         connection, _ = self.listener.accept()
+        fds: list[int] = []
         try:
             connection.settimeout(10)  # a caller that connects and says nothing must not stall the rest
             message, fds, _, _ = socket.recv_fds(connection, MAX_MESSAGE, 2)
             connection.settimeout(None)
-            request = json.loads(message)
-            pid = self._fork(request, fds, connection)
+            pid = self._fork(json.loads(message), fds, connection)
         except Exception as error:  # noqa: BLE001 - a bad request must not stop the server
             try:
                 connection.send(json.dumps({"error": f"{type(error).__name__}: {error}"}).encode())
@@ -140,7 +126,7 @@ class Server:
             connection.close()
             return
         finally:
-            for fd in locals().get("fds", []):
+            for fd in fds:
                 os.close(fd)  # the child has its own copies
         pidfd = os.pidfd_open(pid)
         self.children[pid] = (connection, pidfd)
@@ -152,9 +138,8 @@ class Server:
             self._caller_event(pid)  # the caller left already: no one will talk to this child
 
     def _fork(self, request: dict, fds: list[int], connection: socket.socket) -> int:
-        argv = request["argv"]
-        if not can_start(self.role, argv):
-            raise ValueError(f"not a command the {self.role} server can start: {argv[:3]}")
+        if not can_start(self.role, request["argv"]):
+            raise ValueError(f"not a command the {self.role} server can start: {request['argv'][:3]}")
         if len(fds) != 2:
             raise ValueError("the caller's stdout and stderr must come with the request")
         pid = os.fork()
@@ -167,7 +152,7 @@ class Server:
                 for other, pidfd in self.children.values():
                     other.close()
                     os.close(pidfd)
-                code = run_child(self.role, argv, request["env"], request["cwd"], request.get("jail"), fds)
+                code = run_child(self.role, request, fds, self.place)
             except SystemExit as stop:
                 code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
             except BaseException:  # noqa: BLE001 - the child must never return into the server
@@ -203,6 +188,22 @@ class Server:
             pass
         connection.close()
 
+    def _reap_orphans(self) -> None:
+        """Reap the ended processes this server adopted as a subreaper (never its own children,
+        whose ends are reported through their pidfds)."""
+        children = set()
+        for task in Path("/proc/self/task").iterdir():
+            try:
+                children.update(map(int, (task / "children").read_text().split()))
+            except OSError:
+                pass
+        for pid in children:
+            if pid not in self.children:
+                try:
+                    os.waitpid(pid, os.WNOHANG)
+                except ChildProcessError:
+                    pass
+
     def _caller_event(self, pid: int) -> None:
         if pid not in self.children:
             return  # reaped earlier in the same round of events
@@ -221,14 +222,80 @@ class Server:
                     pass
 
 
-def run_child(role: str, argv: list[str], env: dict[str, str], cwd: str, jail: dict | None, fds: list[int]) -> int:
-    """In the forked child: become ``argv`` (a kernel, in its jail, or nbgrader). Returns its
-    exit status."""
+class KernelPlace:
+    """Where the kernels of a server run: ``scratch`` (emptied before each kernel: ``/tmp`` in
+    a sandbox) and the exchange folder shared with the grader, seen at ``exchange_here`` in
+    the sandbox and at ``exchange_host`` outside it."""
+
+    def __init__(self, scratch: str, exchange_host: str, exchange_here: str, nproc: int, sandboxed: bool):
+        self.scratch, self.exchange_host, self.exchange_here = Path(scratch), exchange_host, exchange_here
+        self.nproc, self.sandboxed = nproc, sandboxed
+        # mount points under scratch (the exchange folder, an interpreter under /tmp) stay
+        self.keep = {Path(line.split()[4]) for line in Path("/proc/self/mountinfo").read_text().splitlines()}
+        self.keep = {p for p in self.keep if p != self.scratch and p.is_relative_to(self.scratch)} | {Path(exchange_here)}
+
+    def here(self, value: str) -> str:
+        """A path of the grader's, as the kernel sees it."""
+        if value == self.exchange_host or value.startswith(self.exchange_host + "/"):
+            return self.exchange_here + value[len(self.exchange_host) :]
+        return value
+
+    def empty(self, folder: Path) -> None:
+        """Remove everything in ``folder`` but the mount points in ``keep`` (and their parents)."""
+        for entry in list(folder.iterdir()):
+            if entry in self.keep:
+                continue
+            if any(k.is_relative_to(entry) for k in self.keep):
+                self.empty(entry)
+            elif entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, onerror=_force)
+            else:
+                entry.unlink()
+
+    def fresh(self) -> Path:
+        """Empty the sandbox of what earlier kernels left; return the kernel's working folder."""
+        self.scratch.mkdir(exist_ok=True)
+        self.empty(self.scratch)
+        if self.sandboxed:
+            self.empty(Path("/dev/shm"))
+            if shutil.which("ipcrm"):
+                subprocess.run(["ipcrm", "--all"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        work = self.scratch / "work"
+        work.mkdir()
+        (work / ".home").mkdir()
+        source = Path(self.exchange_here) / "input"
+        if source.is_dir():
+            shutil.copytree(source, work, dirs_exist_ok=True, symlinks=True)
+        return work
+
+    def tasks_now(self) -> int:
+        """Processes and threads of this user now (RLIMIT_NPROC counts those)."""
+        count = 0
+        for entry in os.scandir("/proc"):
+            if entry.name.isdigit():
+                try:
+                    if entry.stat().st_uid == os.getuid():
+                        count += len(os.listdir(f"/proc/{entry.name}/task"))
+                except OSError:
+                    pass
+        return count
+
+
+def _force(function, path, _):
+    """``rmtree``'s error handler: a student may have removed its own rights on a folder."""
+    os.chmod(os.path.dirname(path), 0o700)
+    if os.path.isdir(path) and not os.path.islink(path):
+        os.chmod(path, 0o700)
+        shutil.rmtree(path, onerror=_force)
+    else:
+        function(path)
+
+
+def run_child(role: str, request: dict, fds: list[int], place: KernelPlace | None) -> int:
+    """In the forked child: become the requested process. Returns its exit status."""
     import runpy
 
     os.setsid()
-    if role == KERNELS and KERNEL_OOM_SCORE_ADJ is not None:
-        _oom_score_adj(KERNEL_OOM_SCORE_ADJ)  # raising it needs no privilege
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD, signal.SIGPIPE):
         signal.signal(signum, signal.SIG_DFL if signum != signal.SIGINT else signal.default_int_handler)
     null = os.open(os.devnull, os.O_RDONLY)
@@ -237,19 +304,16 @@ def run_child(role: str, argv: list[str], env: dict[str, str], cwd: str, jail: d
     os.dup2(fds[1], 2)
     for fd in (null, *fds):
         os.close(fd)
-    os.chdir(cwd)
-    os.environ.clear()
-    os.environ.update({**env, **IMPORT_TIME_ENVIRONMENT})
-    argv = list(argv)
-    if jail and role == KERNELS:
-        from . import jail as jails
-
-        argv, new_env = jails.confine(jail, argv)
+    argv = list(request["argv"])
+    if role == NBGRADER:
+        for path in request.get("cgroups") or []:
+            Path(path).write_text(str(os.getpid()))  # the worker's limits cover nbgrader too
+        os.chdir(request["cwd"])
         os.environ.clear()
-        os.environ.update(new_env)
-        if jail.get("mode") == "userns":
-            jails.drop_capabilities()
-    _pdeathsig(signal.SIGKILL)  # after any change of user id, which clears it
+        os.environ.update(request["env"])
+    else:
+        argv = _become_kernel(request, argv, place)
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() == 1:
         return 1
     if "numpy" in sys.modules:
@@ -260,8 +324,50 @@ def run_child(role: str, argv: list[str], env: dict[str, str], cwd: str, jail: d
     return 0
 
 
+def _become_kernel(request: dict, argv: list[str], place: KernelPlace) -> list[str]:
+    """The kernel's part of :func:`run_child`: a fresh sandbox, its files, limits, environment."""
+    _prctl(PR_SET_DUMPABLE, 1)  # its own /proc files are its own again (the server is not dumpable)
+    if KERNEL_OOM_SCORE_ADJ is not None:
+        _oom_score_adj(KERNEL_OOM_SCORE_ADJ)  # raising it needs no privilege
+    work = place.fresh()
+    connection = dict(request["connection"])
+    if connection.get("transport") == "ipc":
+        connection["ip"] = place.here(connection["ip"])
+    connection_file = place.scratch / ".connection.json"
+    connection_file.write_text(json.dumps(connection))
+    connection_file.chmod(0o600)
+    if "-f" in argv:
+        argv[argv.index("-f") + 1] = str(connection_file)
+    env = {k: place.here(v) for k, v in request["env"].items() if k in KERNEL_ENV or k.startswith(tuple(p for p in KERNEL_ENV if p.endswith("_")))}
+    env.update(IMPORT_TIME_ENVIRONMENT)
+    home = work / ".home"
+    env.update(HOME=str(home), TMPDIR=str(place.scratch), MPLCONFIGDIR=str(home / "mpl"), PWD=str(work), JPY_PARENT_PID=str(os.getppid()))
+    os.environ.clear()
+    os.environ.update(env)
+    os.chdir(work)
+    nproc = place.tasks_now() + place.nproc
+    resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (KERNEL_FILE_SIZE, KERNEL_FILE_SIZE))
+    return argv
+
+
 IMPORT_TIME_ENVIRONMENT: dict[str, str] = {}
 KERNEL_OOM_SCORE_ADJ: str | None = None  # higher than the server's
+
+
+def import_time_environment() -> dict[str, str]:
+    """The variables a cold kernel would have set before the frameworks were imported."""
+    from ..frameworks import prepare_environment
+
+    os.environ.setdefault("NBGRADER_EXECUTION", "autograde")
+    # ipykernel sets this before any user code runs; matplotlib reads it when imported
+    # (TensorFlow imports matplotlib), so it must be set before the frameworks are.
+    os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    before = dict(os.environ)
+    prepare_environment()
+    changed = {k: v for k, v in os.environ.items() if before.get(k) != v}
+    return {"MPLBACKEND": os.environ["MPLBACKEND"], **changed}
 
 
 def _oom_score_adj(value: str | None = None) -> str | None:
@@ -275,21 +381,37 @@ def _oom_score_adj(value: str | None = None) -> str | None:
         return None
 
 
-def serve(role: str, address: str) -> None:
+def serve(argv: list[str] | None = None) -> None:
     """A server's entry point: import, say ready on stdout, serve until killed."""
     global IMPORT_TIME_ENVIRONMENT, KERNEL_OOM_SCORE_ADJ
-    _pdeathsig(signal.SIGKILL)
+    parser = argparse.ArgumentParser()
+    parser.add_argument("role", choices=[KERNELS, NBGRADER])
+    parser.add_argument("--fd", type=int, required=True, help="the listening socket, inherited")
+    parser.add_argument("--no-preload", action="store_true")
+    parser.add_argument("--scratch", help="kernels: the folder emptied before each kernel")
+    parser.add_argument("--exchange", nargs=2, metavar=("HOST", "HERE"), help="kernels: the folder shared with the grader")
+    parser.add_argument("--nproc", type=int, default=1024, help="kernels: processes and threads each may add")
+    parser.add_argument("--sandboxed", action="store_true", help="kernels: /dev/shm and IPC objects are the sandbox's own")
+    args = parser.parse_args(argv)
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if args.role == KERNELS:
+        _prctl(PR_SET_DUMPABLE, 0)  # no kernel (same user) may trace this server or read its memory
+        _prctl(PR_SET_CHILD_SUBREAPER, 1)  # what kernels leave behind stays in this server's tree
     # Out of memory, a kernel should go, not the server all kernels come from: kernels raise
     # their score (lowering the server's would need CAP_SYS_RESOURCE, which containers lack).
     current = _oom_score_adj()
     KERNEL_OOM_SCORE_ADJ = str(min(1000, int(current) + 500)) if current is not None else None
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C belongs to the grading run
-    if role == KERNELS:
+    place = None
+    if args.role == KERNELS:
         IMPORT_TIME_ENVIRONMENT = import_time_environment()
+        place = KernelPlace(args.scratch, *args.exchange, nproc=args.nproc, sandboxed=args.sandboxed)
+        os.chdir("/")
     start = time.monotonic()
-    for module in PRELOAD[role]:
+    for module in () if args.no_preload else PRELOAD[args.role]:
         __import__(module)
-    server = Server(role, address)
+    listener = socket.socket(fileno=args.fd)
+    server = Server(args.role, listener, place)
     print(json.dumps({"status": READY, "seconds": round(time.monotonic() - start, 2), "pid": os.getpid()}), flush=True)
     server.serve()
 
@@ -298,30 +420,38 @@ def serve(role: str, address: str) -> None:
 
 
 class WarmServer:
-    """Start and stop one warm server of a grading run (``with WarmServer(role, env, log) as s``)."""
+    """Start and stop one warm server (``with WarmServer(role, env, log) as s``); ``prefix`` is
+    what runs it (a cgroup entry and the sandbox, for kernels)."""
 
-    def __init__(self, role: str, env: dict[str, str], log: Path, start_timeout: float = 300.0):
-        self.role = role
-        self.env = {k: v for k, v in env.items() if not k.startswith(("SIDEBYSIDE_", "SUDO_"))}
-        self.log, self.start_timeout = log, start_timeout
-        self.folder = Path(tempfile.mkdtemp(prefix="sbs-warm-"))  # 0700, under /tmp: hidden in the jail
+    def __init__(self, role: str, env: dict[str, str], log: Path, *, prefix: list[str] = (), args: list[str] = (),
+                 preload: bool = True, home: str | None = None, start_timeout: float = 300.0):
+        self.role, self.env, self.log = role, dict(env), log
+        self.prefix, self.args, self.preload, self.start_timeout = list(prefix), list(args), preload, start_timeout
+        self.home = home  # default: a folder of its own
+        self.folder = Path(tempfile.mkdtemp(prefix="sbs-warm-"))  # 0700: the grader's alone
         self.address = str(self.folder / "socket")
         self.process: subprocess.Popen | None = None
         self.error: str | None = None
         self.import_seconds: float | None = None
+        self.pid_inside: int | None = None
 
-    def start(self) -> "WarmServer":
+    def start(self) -> WarmServer:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log, "ab")
-        # Its own home and working folder: Keras and matplotlib write their settings and caches
-        # there when imported, and `python -m` puts the working folder on sys.path.
-        home = self.folder / "home"
-        home.mkdir()
-        env = {**self.env, "HOME": str(home), "MPLCONFIGDIR": str(home / "mpl")}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "sidebyside.grading.warm_start", self.role, self.address],
-            env=env, cwd=self.folder, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._log, start_new_session=True,
-        )
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        listener.bind(self.address)
+        listener.listen(64)
+        # Its own home: Keras and matplotlib write their settings and caches there when imported.
+        home = self.home or str(self.folder / "home")
+        env = {**self.env, "HOME": home, "MPLCONFIGDIR": f"{home}/mpl"}
+        command = [*self.prefix, sys.executable, "-m", "sidebyside.grading.warm_start", self.role, "--fd", str(listener.fileno()), *self.args]
+        try:
+            self.process = subprocess.Popen(
+                command + ([] if self.preload else ["--no-preload"]), env=env, cwd="/", stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE, stderr=self._log, start_new_session=True, pass_fds=[listener.fileno()],
+            )
+        finally:
+            listener.close()  # the server has its own copy
         return self
 
     def wait_ready(self) -> bool:
@@ -336,17 +466,20 @@ class WarmServer:
             self.error = f"the warm {self.role} server did not start within {self.start_timeout:.0f} s"
             self.stop()
             return False
-        line = self.process.stdout.readline()
         try:
-            answer = json.loads(line)
+            answer = json.loads(self.process.stdout.readline())
         except ValueError:
             answer = {}
         if answer.get("status") != READY:
-            self.error = f"the warm {self.role} server failed to start (see {self.log})"
+            tail = self.log.read_text(errors="replace").strip().splitlines()[-1:] if self.log.is_file() else []
+            self.error = f"the warm {self.role} server failed to start ({tail[0] if tail else 'no output'}; see {self.log})"
             self.stop()
             return False
-        self.import_seconds = answer.get("seconds")
+        self.import_seconds, self.pid_inside = answer.get("seconds"), answer.get("pid")
         return True
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
 
     def stop(self) -> None:
         if self.process is not None:
@@ -370,12 +503,14 @@ class WarmServer:
 
 class ForkedProcess:
     """A ``Popen``-like handle on a forked child (jupyter_client's provisioner keeps one for a
-    kernel, the sandbox for nbgrader)."""
+    kernel, the student's grading for nbgrader). Signals go through its pidfd, which names that
+    process whatever pid namespace it is in, and never another one."""
 
     stdin = stdout = stderr = None
 
     def __init__(self, connection: socket.socket, pid: int, pidfd: int):
-        self.connection, self.pid, self.pidfd = connection, pid, pidfd
+        self.connection, self.pidfd = connection, pidfd
+        self.pid = _pid_of(pidfd) or pid  # as this process sees it (the sandbox has its own pids)
         self.returncode: int | None = None
 
     def _read_end(self, timeout: float | None) -> None:
@@ -392,9 +527,6 @@ class ForkedProcess:
             self.returncode = int(json.loads(data)["exit"]) if data else -signal.SIGKILL
         except (ValueError, KeyError, TypeError):
             self.returncode = -signal.SIGKILL
-        self._close()
-
-    def _close(self) -> None:
         self.connection.close()
         if self.pidfd >= 0:
             os.close(self.pidfd)
@@ -424,16 +556,27 @@ class ForkedProcess:
         self.send_signal(signal.SIGTERM)
 
 
-def start(address: str, argv: list[str], env: dict[str, str], cwd: str, jail: dict | None = None, *, stdout: int | None = None, stderr: int | None = None) -> ForkedProcess:
-    """Ask the warm server at ``address`` to fork ``argv``; raises OSError when it cannot.
-    ``stdout`` and ``stderr`` (file descriptors) default to this process's."""
+def _pid_of(pidfd: int) -> int | None:
+    """The pid, in this process's pid namespace, of the process ``pidfd`` refers to."""
+    try:
+        for line in Path(f"/proc/self/fdinfo/{pidfd}").read_text().splitlines():
+            if line.startswith("Pid:"):
+                pid = int(line.split()[1])
+                return pid if pid > 0 else None
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def start(address: str, request: dict, *, stdout: int | None = None, stderr: int | None = None) -> ForkedProcess:
+    """Ask the warm server at ``address`` to fork ``request["argv"]``; raises OSError when it
+    cannot. ``stdout`` and ``stderr`` (file descriptors) default to this process's."""
     connection = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     try:
         connection.settimeout(60)
         connection.connect(address)
-        payload = json.dumps({"argv": argv, "env": env, "cwd": cwd, "jail": jail}).encode()
         outputs = [sys.stdout.fileno() if stdout is None else stdout, sys.stderr.fileno() if stderr is None else stderr]
-        socket.send_fds(connection, [payload], outputs)
+        socket.send_fds(connection, [json.dumps(request).encode()], outputs)
         message, fds, _, _ = socket.recv_fds(connection, MAX_MESSAGE, 1)
         answer = json.loads(message) if message else {"error": "the warm server closed the connection"}
         if "pid" not in answer or len(fds) != 1:
@@ -450,78 +593,30 @@ def _provisioner_class():
     from jupyter_client.provisioning import LocalProvisioner
 
     class WarmKernelProvisioner(LocalProvisioner):
-        """Starts the kernel as a fork of the warm server when it can (see the module text)."""
+        """Forks the kernel from the worker's kernel server, in its sandbox (see the module text).
+        Never starts a kernel any other way: a kernel outside the sandbox is not an option."""
 
-        #: file the kernel's pid is appended to, for the sandbox's memory and time limits
-        pid_file: str | None = None
         address: str | None = None
-        jail: dict | None = None
 
         async def launch_kernel(self, cmd: list[str], **kwargs):
-            kernel = list(cmd)
-            jail = None
-            if kernel[1:3] == ["-m", "sidebyside.grading.jail"] and "--" in kernel:
-                jail, kernel = json.loads(kernel[3]), kernel[kernel.index("--") + 1 :]
-            if self.address and can_start(KERNELS, kernel):
-                env = {k: str(v) for k, v in (kwargs.get("env") or os.environ).items()}
-                if not kwargs.get("independent"):
-                    env["JPY_PARENT_PID"] = str(os.getpid())  # as jupyter_client's launcher sets it
-                cwd = str(kwargs.get("cwd") or os.getcwd())
-                try:
-                    self.process = start(self.address, kernel, env, cwd, jail)
-                except OSError as error:
-                    self.log.warning("warm kernel unavailable (%s): starting a cold one", error)
-                else:
-                    self.pid = self.pgid = self.process.pid
-                    self.cwd = cwd
-                    self._record_pid()
-                    return self.connection_info
-            connection_info = await super().launch_kernel(cmd, **kwargs)
-            self._record_pid()
-            return connection_info
-
-        def _record_pid(self):
-            """Append the kernel's pid and start time to ``pid_file`` (read back by
-            :func:`read_kernel_pids`): the start time tells whether that pid still names this
-            kernel (pids are reused)."""
-            import psutil
-
-            if not self.pid_file:
-                return
-            try:
-                started = psutil.Process(self.pid).create_time()
-            except psutil.Error:
-                return  # gone already: nothing left to limit
-            if self.process.poll() is not None:
-                return  # ended meanwhile: that start time may be another process's
-            with open(self.pid_file, "a") as out:
-                out.write(f"{self.pid} {started!r}\n")
+            if not can_start(KERNELS, cmd) or "-f" not in cmd:
+                raise RuntimeError(f"the kernel server starts only this interpreter's ipykernel, not {cmd[:3]}")
+            env = {k: str(v) for k, v in (kwargs.get("env") or os.environ).items()}
+            connection = json.loads(Path(cmd[cmd.index("-f") + 1]).read_text())
+            self.process = start(self.address, {"argv": list(cmd), "env": env, "connection": connection})
+            # pgid stays None: jupyter_client then signals the kernel through its pidfd
+            self.pid, self.pgid = self.process.pid, None
+            return self.connection_info
 
     return WarmKernelProvisioner
 
 
-def read_kernel_pids(pid_file: Path | str | None) -> list[tuple[int, float]]:
-    """(pid, start time) of each kernel the provisioner listed in ``pid_file``: the sandbox's
-    memory cap and time budget reach the kernels through it (a reused pid is told apart by
-    its start time)."""
-    if pid_file is None or not Path(pid_file).is_file():
-        return []
-    found = []
-    for line in Path(pid_file).read_text().splitlines():
-        try:
-            pid, start = line.split()
-            found.append((int(pid), float(start)))
-        except ValueError:
-            continue
-    return found
-
-
-def provisioner(kernel_id: str, kernel_spec, parent, *, address: str | None, pid_file: str | None):
+def provisioner(kernel_id: str, kernel_spec, parent, *, address: str):
     """A :class:`WarmKernelProvisioner` for one kernel manager."""
     instance = _provisioner_class()(kernel_id=kernel_id, kernel_spec=kernel_spec, parent=parent)
-    instance.address, instance.pid_file = address, pid_file
+    instance.address = address
     return instance
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1], sys.argv[2])
+    serve()
