@@ -6,32 +6,6 @@ does not allow, fails here.
 Format: like tests/wrong_answers/ (see CONTRIBUTING.md): {grade_id: {name: answer cell source}}.
 """
 
-DDP_TOP = '''%%writefile {task_dir}/ddp_task.py
-"""Train an MLP with DistributedDataParallel. Run with
-torchrun --nproc-per-node=W ddp_task.py DATA SAVE_PATH --batch-size B --epochs E --lr LR --seed S"""
-import argparse
-
-import torch
-import torch.distributed as dist
-from torch.nn.parallel import DistributedDataParallel as DDP
-from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
-
-parser = argparse.ArgumentParser()
-parser.add_argument("data")  # a file saved with torch.save((X, y))
-parser.add_argument("save_path")
-parser.add_argument("--batch-size", type=int, required=True)  # the GLOBAL batch size
-parser.add_argument("--epochs", type=int, required=True)
-parser.add_argument("--lr", type=float, required=True)
-parser.add_argument("--seed", type=int, default=0)
-args = parser.parse_args()
-
-X, y = torch.load(args.data)
-dataset = TensorDataset(X, y)
-torch.manual_seed(args.seed)
-model = torch.nn.Sequential(torch.nn.Linear(X.shape[1], 16), torch.nn.ReLU(), torch.nn.Linear(16, int(y.max()) + 1))
-loss_fn = torch.nn.CrossEntropyLoss()
-
-'''
 
 RIGHT_ANSWERS = {
     "torch_replica_gradients": {
@@ -92,42 +66,50 @@ def tf_replica_gradients(model, loss_fn, X, y, num_replicas):
 ''',
     },
     "torch_ddp_script": {
-        "default sampler arguments, optimizer before wrapping, model.state_dict()": DDP_TOP + '''dist.init_process_group(backend="gloo")
-optimizer = torch.optim.SGD(model.parameters(), lr=args.lr)  # DDP wraps the same parameters
-sampler = DistributedSampler(dataset, seed=args.seed)  # rank, world size and shuffle=True by default
-loader = DataLoader(dataset, batch_size=args.batch_size // dist.get_world_size(), sampler=sampler)
-ddp_model = DDP(model)
-for epoch in range(args.epochs):
-    loader.sampler.set_epoch(epoch)
-    for X_batch, y_batch in loader:
-        loss = loss_fn(ddp_model(X_batch), y_batch)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-if dist.get_rank() == 0:
-    torch.save(model.state_dict(), args.save_path)
-dist.barrier()
-dist.destroy_process_group()
+        "default sampler arguments, optimizer before wrapping, model.state_dict()": '''
+def ddp_worker(args, dataset, model, loss_fn):
+    """Train `model` on `dataset` with DistributedDataParallel in this worker process; rank 0
+    saves the trained state_dict to args.save_path."""
+    dist.init_process_group(backend="gloo")
+    optimizer = torch.optim.SGD(model.parameters(), lr=args.lr)  # DDP wraps the same parameters
+    sampler = DistributedSampler(dataset, seed=args.seed)  # rank, world size and shuffle=True by default
+    loader = DataLoader(dataset, batch_size=args.batch_size // dist.get_world_size(), sampler=sampler)
+    ddp_model = DDP(model)
+    for epoch in range(args.epochs):
+        loader.sampler.set_epoch(epoch)
+        for X_batch, y_batch in loader:
+            loss = loss_fn(ddp_model(X_batch), y_batch)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+    if dist.get_rank() == 0:
+        torch.save(model.state_dict(), args.save_path)
+    dist.barrier()
+    dist.destroy_process_group()
 ''',
-        "follows the statement literally (raises on what it does not allow)": DDP_TOP + '''dist.init_process_group("gloo")
-rank, world_size = dist.get_rank(), dist.get_world_size()
-if world_size < 2:
-    raise ValueError(f"expected 2 or more processes, got {world_size}")
-if args.batch_size % world_size or len(dataset) % args.batch_size:
-    raise ValueError(f"the global batch {args.batch_size} must split into {world_size} shares and divide {len(dataset)} samples")
-sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=True, seed=args.seed)
-loader = DataLoader(dataset, batch_size=args.batch_size // world_size, sampler=sampler)
-ddp_model = DDP(model)
-optimizer = torch.optim.SGD(ddp_model.parameters(), lr=args.lr, momentum=0.0)
-for epoch in range(args.epochs):
-    sampler.set_epoch(epoch)
-    for X_batch, y_batch in loader:
-        optimizer.zero_grad()
-        loss_fn(ddp_model(X_batch), y_batch).backward()
-        optimizer.step()
-if rank == 0:
-    torch.save(ddp_model.module.state_dict(), args.save_path)
-dist.destroy_process_group()
+        "follows the statement literally (raises on what it does not allow)": '''
+def ddp_worker(args, dataset, model, loss_fn):
+    """Train `model` on `dataset` with DistributedDataParallel in this worker process; rank 0
+    saves the trained state_dict to args.save_path."""
+    dist.init_process_group("gloo")
+    rank, world_size = dist.get_rank(), dist.get_world_size()
+    if world_size < 2:
+        raise ValueError(f"expected 2 or more processes, got {world_size}")
+    if args.batch_size % world_size or len(dataset) % args.batch_size:
+        raise ValueError(f"the global batch {args.batch_size} must split into {world_size} shares and divide {len(dataset)} samples")
+    sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=True, seed=args.seed)
+    loader = DataLoader(dataset, batch_size=args.batch_size // world_size, sampler=sampler)
+    ddp_model = DDP(model)
+    optimizer = torch.optim.SGD(ddp_model.parameters(), lr=args.lr, momentum=0.0)
+    for epoch in range(args.epochs):
+        sampler.set_epoch(epoch)
+        for X_batch, y_batch in loader:
+            optimizer.zero_grad()
+            loss_fn(ddp_model(X_batch), y_batch).backward()
+            optimizer.step()
+    if rank == 0:
+        torch.save(ddp_model.module.state_dict(), args.save_path)
+    dist.destroy_process_group()
 ''',
     },
     "tf_train_mirrored": {

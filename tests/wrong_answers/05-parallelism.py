@@ -5,33 +5,6 @@ answer cell as a student might write it. Answers named "delegates: ..." hand the
 course package's own implementation (sidebyside.parallel): they must score 0.
 """
 
-# The given top of task 2(a)'s worker script (everything above its solution region).
-DDP_TOP = '''%%writefile {task_dir}/ddp_task.py
-"""Train an MLP with DistributedDataParallel. Run with
-torchrun --nproc-per-node=W ddp_task.py DATA SAVE_PATH --batch-size B --epochs E --lr LR --seed S"""
-import argparse
-
-import torch
-import torch.distributed as dist
-from torch.nn.parallel import DistributedDataParallel as DDP
-from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
-
-parser = argparse.ArgumentParser()
-parser.add_argument("data")  # a file saved with torch.save((X, y))
-parser.add_argument("save_path")
-parser.add_argument("--batch-size", type=int, required=True)  # the GLOBAL batch size
-parser.add_argument("--epochs", type=int, required=True)
-parser.add_argument("--lr", type=float, required=True)
-parser.add_argument("--seed", type=int, default=0)
-args = parser.parse_args()
-
-X, y = torch.load(args.data)
-dataset = TensorDataset(X, y)
-torch.manual_seed(args.seed)
-model = torch.nn.Sequential(torch.nn.Linear(X.shape[1], 16), torch.nn.ReLU(), torch.nn.Linear(16, int(y.max()) + 1))
-loss_fn = torch.nn.CrossEntropyLoss()
-
-'''
 
 TORCH_REPLICAS = '''
 def torch_replica_gradients(model, loss_fn, X, y, num_replicas):
@@ -117,80 +90,100 @@ def tf_replica_gradients(model, loss_fn, X, y, num_replicas):
 ''',
     },
     "torch_ddp_script": {
-        "the same data on every rank (no DistributedSampler)": DDP_TOP + '''dist.init_process_group("gloo")
-rank, world_size = dist.get_rank(), dist.get_world_size()
-loader = DataLoader(dataset, batch_size=args.batch_size // world_size, shuffle=False)
-ddp_model = DDP(model)
-optimizer = torch.optim.SGD(ddp_model.parameters(), lr=args.lr)
-for epoch in range(args.epochs):
-    for X_batch, y_batch in loader:
-        optimizer.zero_grad()
-        loss_fn(ddp_model(X_batch), y_batch).backward()
-        optimizer.step()
-if rank == 0:
+        "the same data on every rank (no DistributedSampler)": '''
+def ddp_worker(args, dataset, model, loss_fn):
+    """Train `model` on `dataset` with DistributedDataParallel in this worker process; rank 0
+    saves the trained state_dict to args.save_path."""
+    dist.init_process_group("gloo")
+    rank, world_size = dist.get_rank(), dist.get_world_size()
+    loader = DataLoader(dataset, batch_size=args.batch_size // world_size, shuffle=False)
+    ddp_model = DDP(model)
+    optimizer = torch.optim.SGD(ddp_model.parameters(), lr=args.lr)
+    for epoch in range(args.epochs):
+        for X_batch, y_batch in loader:
+            optimizer.zero_grad()
+            loss_fn(ddp_model(X_batch), y_batch).backward()
+            optimizer.step()
+    if rank == 0:
+        torch.save(ddp_model.module.state_dict(), args.save_path)
+    dist.destroy_process_group()
+''',
+        "forgets set_epoch (every epoch repeats the first one's order)": '''
+def ddp_worker(args, dataset, model, loss_fn):
+    """Train `model` on `dataset` with DistributedDataParallel in this worker process; rank 0
+    saves the trained state_dict to args.save_path."""
+    dist.init_process_group("gloo")
+    rank, world_size = dist.get_rank(), dist.get_world_size()
+    sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=True, seed=args.seed)
+    loader = DataLoader(dataset, batch_size=args.batch_size // world_size, sampler=sampler)
+    ddp_model = DDP(model)
+    optimizer = torch.optim.SGD(ddp_model.parameters(), lr=args.lr)
+    for epoch in range(args.epochs):
+        for X_batch, y_batch in loader:
+            optimizer.zero_grad()
+            loss_fn(ddp_model(X_batch), y_batch).backward()
+            optimizer.step()
+    if rank == 0:
+        torch.save(ddp_model.module.state_dict(), args.save_path)
+    dist.destroy_process_group()
+''',
+        "per-replica batch taken as global (each rank loads the whole batch size)": '''
+def ddp_worker(args, dataset, model, loss_fn):
+    """Train `model` on `dataset` with DistributedDataParallel in this worker process; rank 0
+    saves the trained state_dict to args.save_path."""
+    dist.init_process_group("gloo")
+    rank, world_size = dist.get_rank(), dist.get_world_size()
+    sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=True, seed=args.seed)
+    loader = DataLoader(dataset, batch_size=args.batch_size, sampler=sampler)
+    ddp_model = DDP(model)
+    optimizer = torch.optim.SGD(ddp_model.parameters(), lr=args.lr)
+    for epoch in range(args.epochs):
+        sampler.set_epoch(epoch)
+        for X_batch, y_batch in loader:
+            optimizer.zero_grad()
+            loss_fn(ddp_model(X_batch), y_batch).backward()
+            optimizer.step()
+    if rank == 0:
+        torch.save(ddp_model.module.state_dict(), args.save_path)
+    dist.destroy_process_group()
+''',
+        "saves on every rank": '''
+def ddp_worker(args, dataset, model, loss_fn):
+    """Train `model` on `dataset` with DistributedDataParallel in this worker process; rank 0
+    saves the trained state_dict to args.save_path."""
+    dist.init_process_group("gloo")
+    rank, world_size = dist.get_rank(), dist.get_world_size()
+    sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=True, seed=args.seed)
+    loader = DataLoader(dataset, batch_size=args.batch_size // world_size, sampler=sampler)
+    ddp_model = DDP(model)
+    optimizer = torch.optim.SGD(ddp_model.parameters(), lr=args.lr)
+    for epoch in range(args.epochs):
+        sampler.set_epoch(epoch)
+        for X_batch, y_batch in loader:
+            optimizer.zero_grad()
+            loss_fn(ddp_model(X_batch), y_batch).backward()
+            optimizer.step()
     torch.save(ddp_model.module.state_dict(), args.save_path)
-dist.destroy_process_group()
+    dist.destroy_process_group()
 ''',
-        "forgets set_epoch (every epoch repeats the first one's order)": DDP_TOP + '''dist.init_process_group("gloo")
-rank, world_size = dist.get_rank(), dist.get_world_size()
-sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=True, seed=args.seed)
-loader = DataLoader(dataset, batch_size=args.batch_size // world_size, sampler=sampler)
-ddp_model = DDP(model)
-optimizer = torch.optim.SGD(ddp_model.parameters(), lr=args.lr)
-for epoch in range(args.epochs):
-    for X_batch, y_batch in loader:
-        optimizer.zero_grad()
-        loss_fn(ddp_model(X_batch), y_batch).backward()
-        optimizer.step()
-if rank == 0:
-    torch.save(ddp_model.module.state_dict(), args.save_path)
-dist.destroy_process_group()
-''',
-        "per-replica batch taken as global (each rank loads the whole batch size)": DDP_TOP + '''dist.init_process_group("gloo")
-rank, world_size = dist.get_rank(), dist.get_world_size()
-sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=True, seed=args.seed)
-loader = DataLoader(dataset, batch_size=args.batch_size, sampler=sampler)
-ddp_model = DDP(model)
-optimizer = torch.optim.SGD(ddp_model.parameters(), lr=args.lr)
-for epoch in range(args.epochs):
-    sampler.set_epoch(epoch)
-    for X_batch, y_batch in loader:
-        optimizer.zero_grad()
-        loss_fn(ddp_model(X_batch), y_batch).backward()
-        optimizer.step()
-if rank == 0:
-    torch.save(ddp_model.module.state_dict(), args.save_path)
-dist.destroy_process_group()
-''',
-        "saves on every rank": DDP_TOP + '''dist.init_process_group("gloo")
-rank, world_size = dist.get_rank(), dist.get_world_size()
-sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=True, seed=args.seed)
-loader = DataLoader(dataset, batch_size=args.batch_size // world_size, sampler=sampler)
-ddp_model = DDP(model)
-optimizer = torch.optim.SGD(ddp_model.parameters(), lr=args.lr)
-for epoch in range(args.epochs):
-    sampler.set_epoch(epoch)
-    for X_batch, y_batch in loader:
-        optimizer.zero_grad()
-        loss_fn(ddp_model(X_batch), y_batch).backward()
-        optimizer.step()
-torch.save(ddp_model.module.state_dict(), args.save_path)
-dist.destroy_process_group()
-''',
-        "no DistributedDataParallel: each rank trains alone on its share": DDP_TOP + '''dist.init_process_group("gloo")
-rank, world_size = dist.get_rank(), dist.get_world_size()
-sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=True, seed=args.seed)
-loader = DataLoader(dataset, batch_size=args.batch_size // world_size, sampler=sampler)
-optimizer = torch.optim.SGD(model.parameters(), lr=args.lr)
-for epoch in range(args.epochs):
-    sampler.set_epoch(epoch)
-    for X_batch, y_batch in loader:
-        optimizer.zero_grad()
-        loss_fn(model(X_batch), y_batch).backward()
-        optimizer.step()
-if rank == 0:
-    torch.save(model.state_dict(), args.save_path)
-dist.destroy_process_group()
+        "no DistributedDataParallel: each rank trains alone on its share": '''
+def ddp_worker(args, dataset, model, loss_fn):
+    """Train `model` on `dataset` with DistributedDataParallel in this worker process; rank 0
+    saves the trained state_dict to args.save_path."""
+    dist.init_process_group("gloo")
+    rank, world_size = dist.get_rank(), dist.get_world_size()
+    sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=True, seed=args.seed)
+    loader = DataLoader(dataset, batch_size=args.batch_size // world_size, sampler=sampler)
+    optimizer = torch.optim.SGD(model.parameters(), lr=args.lr)
+    for epoch in range(args.epochs):
+        sampler.set_epoch(epoch)
+        for X_batch, y_batch in loader:
+            optimizer.zero_grad()
+            loss_fn(model(X_batch), y_batch).backward()
+            optimizer.step()
+    if rank == 0:
+        torch.save(model.state_dict(), args.save_path)
+    dist.destroy_process_group()
 ''',
     },
     "tf_train_mirrored": {
