@@ -169,7 +169,9 @@ def run_watched(command: list[str], cwd: Path, env: dict, limits: Limits, log: P
                         break
                 _wait_for_end(process, limits.poll_seconds)  # returns as soon as it ends
         finally:
-            # Past a limit, or at the end: nothing of the student's may outlive the run.
+            # Past a limit, or at the end: nothing of the student's may outlive the run (a fork
+            # bomb is still there to be counted).
+            most_tasks = max(most_tasks, _tasks(sandbox.student_processes()))
             for child in _tree(nbgrader)[1:]:
                 _kill(child)
             if isinstance(process, _WatchedPopen):
