@@ -366,6 +366,23 @@ def test_a_submodule_import_is_not_taken_for_tampering(tmp_path, monkeypatch):
             del sys.modules[name]
 
 
+def test_an_unconfined_grade_says_so_and_a_result_survives_a_resume():
+    """Isolation none: every graded student carries an "unconfined" finding (info: the status is
+    unchanged) and the table marks the grade UNCONFINED; a result read back from its resume
+    marker is the same result."""
+    from sidebyside.grading.results import Finding, Outcome, RunReport, Severity, StudentResult
+
+    outcome = Outcome(scores={"nb": {"test_a": 2.0}}, max_scores={"nb": {"test_a": 2.0}}, isolation=Isolation.NONE,
+                      limits=[Finding(Severity.REVIEW, "processes", "the cap was reached")])
+    result = StudentResult.of("s", [Finding(Severity.INFO, "extra_file", "x")], outcome, "hash")
+    assert {f.code for f in result.findings} == {"extra_file", "processes", "unconfined"}, f"got {result.findings}"
+    assert result.status == Status.REVIEW and not result.confined, f"expected review (the process cap) and unconfined, got {result.status}"
+    run_report = RunReport("a", "/course", Isolation.NONE, 1, students=[result])
+    assert "UNCONFINED" in report.table(run_report), report.table(run_report)
+    again = StudentResult.from_dict(json.loads(json.dumps(result.as_dict())))
+    assert again == result, f"a resumed result should equal the saved one, got {again} for {result}"
+
+
 def test_hardened_checks_reject_look_alikes():
     import numpy as np
 

@@ -37,8 +37,8 @@ from sidebyside.grading.limits import Limits
 pytestmark = pytest.mark.nbgrader
 
 
-def start_sandbox(folder: Path, preload: bool = True) -> sandbox.Sandbox:
-    mode, _ = sandbox.available()
+def start_sandbox(folder: Path, preload: bool = True, mode: sandbox.Isolation | None = None) -> sandbox.Sandbox:
+    mode = mode or sandbox.available()[0]
     limits = Limits(threads=1)
     box = sandbox.Sandbox(0, mode, base=folder, hide=[], limits=limits, env=student.grading_env(limits), log=folder / "server.log", preload=preload)
     box.start()
@@ -154,6 +154,22 @@ def test_a_cold_start_sandbox_preloads_nothing_and_no_server_means_an_ordinary_k
     assert texts == ["False", "2.0"], f"a cold sandbox's kernel imports the frameworks itself, got {texts}"
     plain = run_cells(None, ["import os, sys; print('tensorflow' in sys.modules, os.getppid())"])
     assert plain[0] == f"False {os.getpid()}", f"without a kernel server the kernel should be started the ordinary way, got {plain[0]!r}"
+
+
+def test_without_isolation_kernels_run_unconfined_in_the_exchange_folder():
+    """Isolation none (no bubblewrap): the same server, run directly; each kernel still gets a
+    fresh folder of its own with its input files, and nothing else of the sandbox."""
+    folder = Path(tempfile.mkdtemp(prefix="sbs-none-test-", dir="/dev/shm" if os.access("/dev/shm", os.W_OK) else None))
+    box = start_sandbox(folder, mode=sandbox.Isolation.NONE)
+    try:
+        first = run_cells(box, ["import os, sys; print(os.getcwd(), sorted(os.listdir('.')), 'torch' in sys.modules, os.getuid() == {uid})".format(uid=os.getuid()),
+                                "open('left-behind', 'w').write('x')"], files={"data.txt": "input"})
+        second = run_cells(box, ["import os; print(sorted(os.listdir('.')))"])
+    finally:
+        box.stop()
+    work = box.exchange / "scratch" / "work"
+    assert first[0] == f"{work} ['.home', 'data.txt'] True True", f"expected the kernel in {work} with its input, preloaded, as the grader, got {first[0]!r}"
+    assert second[0] == "['.home']", f"the next kernel should start in an emptied folder, got {second[0]!r}"
 
 
 def test_a_warm_nbgrader_runs_its_command_line(tmp_path):
