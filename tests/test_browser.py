@@ -28,6 +28,7 @@ from browser import (
     wait_until_done,
 )
 from browser_deployment import fire_a_burst
+from browser_parallelism import scale_the_workers
 from conftest import ARTIFACTS, ROOT, lessons
 
 pytestmark = pytest.mark.browser
@@ -226,7 +227,7 @@ def play_with_learning_curves(page) -> None:
 
 
 # What a student does with each lesson's widgets, after running it (added lesson by lesson).
-INTERACTIONS = {"01": play_with_learning_curves, "02": race_the_graphs, "04": pick_another_device, "06": fire_a_burst}
+INTERACTIONS = {"01": play_with_learning_curves, "02": race_the_graphs, "04": pick_another_device, "05": scale_the_workers, "06": fire_a_burst}
 
 
 class ServerPages:
