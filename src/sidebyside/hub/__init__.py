@@ -1,0 +1,16 @@
+"""A class on JupyterHub, on this machine: ``make hub`` (``python -m sidebyside.hub start|stop|status``).
+
+One instructor and the students of ``hub/class.toml`` as Unix users, each one's server running
+as that user with the course's virtualenv and kernel; nbgrader's exchange with nbgrader's own
+permissions; the instructor's course with its gradebook in PostgreSQL; the formgrader for the
+instructor only. Modules, named for what they hold:
+
+- :mod:`.settings`: hub/class.toml resolved into paths and ports (with overrides, for tests);
+- :mod:`.users`: the Unix users, their homes (0700) and generated passwords;
+- :mod:`.exchange`: nbgrader's exchange folders and their modes;
+- :mod:`.course`: the instructor's course, each role's nbgrader and Jupyter configuration;
+- :mod:`.gradebook`: the PostgreSQL gradebook (:mod:`sidebyside.postgres`'s cluster);
+- :mod:`.spawning`: the per-role hook and the secrets that hub/jupyterhub_config.py uses;
+- :mod:`.processes`: start, restart, stop and report PostgreSQL, the proxy and the hub;
+- :mod:`.api`: the hub's REST API as the ``class-admin`` service (stop servers, tokens).
+"""
