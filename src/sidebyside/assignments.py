@@ -52,10 +52,11 @@ def nbgrader_env() -> dict:
     return env
 
 
-def run_nbgrader(args: list[str], cwd: Path, *, check: bool = True, timeout: float | None = None) -> subprocess.CompletedProcess:
-    """Run ``nbgrader ARGS`` in ``cwd``; on failure raise with nbgrader's own output."""
+def run_nbgrader(args: list[str], cwd: Path, *, check: bool = True, timeout: float | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run ``nbgrader ARGS`` in ``cwd`` (``env``: more environment variables); on failure raise
+    with nbgrader's own output."""
     command = [sys.executable, "-m", "nbgrader", *args]
-    result = subprocess.run(command, cwd=cwd, env=nbgrader_env(), capture_output=True, text=True, timeout=timeout)
+    result = subprocess.run(command, cwd=cwd, env={**nbgrader_env(), **(env or {})}, capture_output=True, text=True, timeout=timeout)
     if check and result.returncode != 0:
         raise RuntimeError(
             f"`nbgrader {' '.join(args)}` failed in {cwd} (exit {result.returncode}):\n"

@@ -100,7 +100,10 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--timeout", type=float, default=1800, metavar="SECONDS", help="wall-clock budget per student (default 1800)")
     grade.add_argument("--memory", type=float, default=6000, metavar="MB", help="memory cap per student, nbgrader + kernel (default 6000)")
     grade.add_argument("--isolation", choices=["auto", "namespaces", "none"], default="auto", help="kernel jail: namespaces (no network, instructor files hidden; needs root or user namespaces) or none; default auto")
-    grade.add_argument("--db", metavar="URL", help="gradebook database URL (default: the course's, e.g. sqlite:///gradebook.db; PostgreSQL works too)")
+    grade.add_argument("--db", "--db-url", dest="db", metavar="URL", help=(
+        "gradebook database URL (default: the course's CourseDirectory.db_url, e.g. sqlite:///gradebook.db); PostgreSQL: "
+        "postgresql+psycopg://ROLE@127.0.0.1:5433/DATABASE with the password in PGPASSWORD or ~/.pgpass (a command line is "
+        "visible to every user; the class's URL: `python -m sidebyside.postgres url`)"))
     grade.add_argument("--course", metavar="DIR", help="course folder (default: found from the current folder)")
     grade.add_argument("--workdir", metavar="DIR", help="scratch folder (default COURSE/.grading/ASSIGNMENT)")
     grade.add_argument("--report-dir", metavar="DIR", help="where the report goes (default COURSE/reports/ASSIGNMENT)")

@@ -21,6 +21,7 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from nbgrader.preprocessors.clearhiddentests import ClearHiddenTests
 
 from .. import assignments as course_tools
+from . import gradebook as gradebooks
 from .results import RunReport
 
 #: nbgrader generate_feedback's steps: hidden tests removed after nbgrader's own GetGrades.
@@ -90,17 +91,20 @@ class HideHiddenTests(NbGraderPreprocessor):
 def write(run: RunReport, root: Path, db_url: str, report_dir: Path, *, feedback: bool) -> None:
     report_dir.mkdir(parents=True, exist_ok=True)
     csv = report_dir / "grades.csv"
-    result = course_tools.run_nbgrader(["export", f"--to={csv}", f"--CourseDirectory.db_url={db_url}"], root, check=False)
-    if result.returncode == 0:
-        run.csv = str(csv)
-    else:
-        run.notes.append(f"nbgrader export failed: {result.stderr[-500:]}")
-    if feedback and any(s.outcome.scores for s in run.students):
-        options = [f"--GenerateFeedback.preprocessors={name}" for name in FEEDBACK_PREPROCESSORS]
-        done = course_tools.run_nbgrader(["generate_feedback", run.assignment, "--force", f"--CourseDirectory.db_url={db_url}", *options], root, check=False)
-        if done.returncode == 0:
-            run.feedback = str(root / "feedback")
+    url, env = gradebooks.for_nbgrader(db_url)  # the password in the environment, not on a command line
+    # graders of this course running at once take turns: the last CSV written holds every grade
+    with gradebooks.file_lock(root / ".grading" / "report.lock"):
+        result = course_tools.run_nbgrader(["export", f"--to={csv}", f"--CourseDirectory.db_url={url}"], root, check=False, env=env)
+        if result.returncode == 0:
+            run.csv = str(csv)
         else:
-            run.notes.append(f"nbgrader generate_feedback failed: {done.stderr[-500:]}")
+            run.notes.append(f"nbgrader export failed: {result.stderr[-500:]}")
+        if feedback and any(s.outcome.scores for s in run.students):
+            options = [f"--GenerateFeedback.preprocessors={name}" for name in FEEDBACK_PREPROCESSORS]
+            done = course_tools.run_nbgrader(["generate_feedback", run.assignment, "--force", f"--CourseDirectory.db_url={url}", *options], root, check=False, env=env)
+            if done.returncode == 0:
+                run.feedback = str(root / "feedback")
+            else:
+                run.notes.append(f"nbgrader generate_feedback failed: {done.stderr[-500:]}")
     (report_dir / "report.json").write_text(json.dumps(run.as_dict(), indent=1, default=str))
     (report_dir / "report.md").write_text(markdown(run))

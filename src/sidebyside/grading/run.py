@@ -3,9 +3,10 @@
 In order:
 
 1. find the submissions (``submitted/STUDENT/ASSIGNMENT/``) and hash every file under them;
-2. back up the gradebook (SQLite: a consistent copy; other databases: say so);
+2. back up the gradebook (SQLite: a consistent copy; PostgreSQL: say how, with ``pg_dump``);
 3. make the assignment's gradebook template once (``nbgrader generate_assignment`` in a
-   scratch course) and register the assignment in the course's gradebook if it is missing;
+   scratch course of this run) and register the assignment in the course's gradebook if it is
+   missing;
 4. start one sandbox per worker (:mod:`.sandbox`: bubblewrap, a cgroup, a warm kernel server)
    and one warm nbgrader server; precheck each submission (:mod:`.precheck`), then grade each
    one in its own scratch course on a free worker (:mod:`.student`), ``workers`` at a time
@@ -13,7 +14,10 @@ In order:
    the others go on;
 5. merge each student's scores into the course's gradebook from this process only, as soon as
    that student is done, and mark the student done in ``WORK/done/`` so that a run that
-   crashed resumes without regrading them (``--restart`` regrades everyone);
+   crashed resumes without regrading them (``--restart`` regrades everyone). Graders running
+   at once take turns to write (:mod:`.gradebook`: a PostgreSQL advisory lock, or a file lock);
+   a gradebook that went away is waited for, and a student whose scores still could not be
+   written is left unmarked, so that the next run grades and writes them;
 6. check that ``submitted/`` is byte for byte what it was; write the report, the grades CSV
    (``nbgrader export``) and the feedback (``nbgrader generate_feedback``, hidden tests
    removed) (:mod:`.report`).
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -38,6 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import assignments as course_tools
+from . import gradebook as gradebooks
 from . import limits as limiting
 from . import precheck as prechecks
 from . import report as reports
@@ -89,6 +95,8 @@ def hash_tree(folder: Path) -> dict[str, str]:
 
 def backup_gradebook(db_url: str, root: Path, backups: Path) -> str:
     """Copy the gradebook before the run; returns a line for the report."""
+    if gradebooks.is_postgres(db_url):
+        return gradebooks.backup_note(db_url)
     if not db_url.startswith("sqlite:///"):
         return f"gradebook {db_url.split('@')[-1]} is not SQLite: back it up with the database's own tools (not done)"
     path = Path(db_url[len("sqlite:///") :])
@@ -118,7 +126,8 @@ def ensure_assignment(db_url: str, template, assignment: str) -> None:
             return
         except MissingEntry:
             pass
-    course_tools.run_nbgrader(["generate_assignment", assignment, "--force", f"--CourseDirectory.db_url={db_url}", *course_tools.scratch_layout_args(template.folder)], template.folder)
+    url, env = gradebooks.for_nbgrader(db_url)
+    course_tools.run_nbgrader(["generate_assignment", assignment, "--force", f"--CourseDirectory.db_url={url}", *course_tools.scratch_layout_args(template.folder)], template.folder, env=env)
 
 
 def merge(db_url: str, assignment: str, name: str, outcome: Outcome, root: Path, scratch_course: Path | None) -> None:
@@ -300,6 +309,7 @@ def grade(options: Options) -> RunReport:
 
     hide = sorted({str(p) for p in [
         root / source_dir, root / "submitted", root / "autograded", root / "feedback", work, report_dir,
+        root / "nbgrader_config.py", root / ".hub",  # may hold the gradebook's URL and password
         *([Path(db_url[len("sqlite:///"):])] if db_url.startswith("sqlite:///") else []),
         *_package_course_paths(),
     ]} | set(options.hide))
@@ -315,14 +325,13 @@ def grade(options: Options) -> RunReport:
             stack.callback(pool.stop)
             pool.start()
 
-        # the assignment's gradebook, once: generate_assignment in a scratch course
-        template_dir = work / "template"
-        if template_dir.exists():
-            shutil.rmtree(template_dir)
-        template_dir.mkdir()
+        # the assignment's gradebook, once: generate_assignment in a scratch course of this run
+        # (another grader of the same assignment may be running in the same WORK)
+        template_dir = Path(tempfile.mkdtemp(prefix="template-", dir=work))
+        stack.callback(shutil.rmtree, template_dir, ignore_errors=True)
         template = course_tools.ScratchCourse(template_dir, root, assignment)
         template.generate()
-        ensure_assignment(db_url, template, assignment)
+        gradebooks.retrying("registering the assignment", lambda: ensure_assignment(db_url, template, assignment), db_url, root)
         release = template.release_folder
 
         address = None
@@ -358,9 +367,15 @@ def grade(options: Options) -> RunReport:
                 except Exception as error:  # noqa: BLE001 - report, go on with the others
                     run.notes.append(f"grading crashed: {type(error).__name__}: {error}")
                     continue
-                merge(db_url, assignment, name, outcome, root, work / "students" / name / "course")
                 result = StudentResult.of(name, checked.findings, outcome, digest)
                 results[name] = result
+                try:
+                    write = functools.partial(merge, db_url, assignment, name, outcome, root, work / "students" / name / "course")
+                    gradebooks.retrying(f"writing {name}'s scores", write, db_url, root)
+                except gradebooks.Unavailable as error:
+                    run.notes.append(f"{name}'s scores were NOT written to the gradebook ({error}): run `sidebyside grade` again when it is back; it grades {name} again and writes them")
+                    progress.update(name, "not written to the gradebook")
+                    continue
                 (done_dir / f"{name}.json").write_text(json.dumps({**result.as_dict(), "version": VERSION}, indent=1))
                 progress.update(name, result.status.value)
         run.seconds = time.monotonic() - start

@@ -51,6 +51,8 @@ def grading_env(limits: Limits) -> dict[str, str]:
     """The environment of nbgrader and its kernels (and of the warm servers, which import the
     frameworks under the same thread settings)."""
     env = nbgrader_env()
+    for name in [name for name in env if name.startswith("PG")]:
+        del env[name]  # PGPASSWORD may carry the gradebook's password: never into a kernel
     # Parallel students share the cores: give each kernel its share of threads, or PyTorch's
     # and TensorFlow's thread pools oversubscribe the machine (a user's explicit setting wins).
     if limits.threads:
