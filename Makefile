@@ -14,7 +14,7 @@ export PATH := $(BIN):$(PATH)
 WORKERS ?= 2
 PYTEST_ARGS ?=
 
-.PHONY: lab test setup test-setup exercises clean-notebooks doctor
+.PHONY: lab test setup test-setup class-setup hub exercises clean-notebooks doctor
 
 lab: setup
 	$(BIN)/python -m sidebyside.lab
@@ -41,8 +41,18 @@ $(INSTALLED): requirements.txt build-constraints.txt pyproject.toml scripts/inst
 	$(BIN)/python -m sidebyside.serving install-kserve
 	touch $@
 
-# Tests also need a browser: Debian's Chromium, installed when missing and possible.
-test-setup: setup
+# A class on this machine: JupyterHub on loopback, one instructor and students as Unix users,
+# nbgrader's exchange, the gradebook in PostgreSQL (README: "A class on JupyterHub"; hub/class.toml).
+hub: class-setup
+	$(BIN)/python -m sidebyside.hub start
+
+# PostgreSQL (Debian's) and JupyterHub's proxy (configurable-http-proxy, npm), when missing and possible.
+class-setup: setup
+	scripts/install-postgresql
+	scripts/install-hub-proxy
+
+# Tests also need a browser (Debian's Chromium, installed when missing and possible) and the class parts.
+test-setup: class-setup
 	scripts/install-chromium
 
 # Regenerate exercises/ from solutions/ (never edit exercises/ by hand).
