@@ -106,6 +106,15 @@ class ClassHub:
     def server_processes(self) -> dict[str, list]:
         return processes.server_processes(self.settings)
 
+    def server_url(self, user: Login | str) -> str:
+        return f"{self.url}/user/{user}"
+
+    def run_in_kernel(self, user: Login | str, code: str, token: str | None = None, timeout: float = 120) -> str:
+        """Run ``code`` in a new kernel on ``user``'s own server, through the hub and its proxy
+        (Jupyter's REST API and the kernel's websocket, with the user's token), and return what
+        it printed (stdout, then any error's traceback). The kernel is shut down afterwards."""
+        return run_in_kernel(self.server_url(user), token or self.user_token(user), code, timeout)
+
     # --- restarts and the end ------------------------------------------------------------------------
 
     def restart_hub(self) -> float:
@@ -125,6 +134,57 @@ class ClassHub:
         finally:
             users.remove_users(tuple(login.name for login in self.logins))
             shutil.rmtree(self.base, ignore_errors=True)
+
+
+def run_in_kernel(server_url: str, token: str, code: str, timeout: float = 120) -> str:
+    """See :meth:`ClassHub.run_in_kernel`."""
+    import asyncio
+    import json
+    import urllib.request
+    import uuid
+
+    from tornado.httpclient import HTTPRequest
+    from tornado.websocket import websocket_connect
+
+    headers = {"Authorization": f"token {token}"}
+
+    def rest(method: str, path: str, body: dict | None = None):
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(f"{server_url}/api/{path}", data=data, method=method, headers={**headers, "Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=60) as reply:
+            text = reply.read().decode()
+        return json.loads(text) if text.strip() else None
+
+    kernel = rest("POST", "kernels", {"name": "python3"})
+
+    async def execute() -> str:
+        url = server_url.replace("http://", "ws://", 1) + f"/api/kernels/{kernel['id']}/channels"
+        connection = await websocket_connect(HTTPRequest(url, headers=headers, connect_timeout=60, request_timeout=timeout))
+        session, msg_id = uuid.uuid4().hex, uuid.uuid4().hex
+        header = {"msg_id": msg_id, "username": "test", "session": session, "msg_type": "execute_request", "version": "5.3", "date": ""}
+        content = {"code": code, "silent": False, "store_history": False, "user_expressions": {}, "allow_stdin": False, "stop_on_error": True}
+        await connection.write_message(json.dumps({"header": header, "parent_header": {}, "metadata": {}, "content": content, "channel": "shell", "buffers": []}))
+        out = []
+        while True:
+            raw = await asyncio.wait_for(connection.read_message(), timeout)
+            if raw is None:
+                raise RuntimeError(f"the kernel's websocket closed; output so far: {''.join(out)!r}")
+            message = json.loads(raw)
+            if message.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            kind = message["header"]["msg_type"]
+            if kind == "stream":
+                out.append(message["content"]["text"])
+            elif kind == "error":
+                out.append("\n".join(message["content"]["traceback"]))
+            elif kind == "status" and message["content"]["execution_state"] == "idle":
+                connection.close()
+                return "".join(out)
+
+    try:
+        return asyncio.run(execute())
+    finally:
+        rest("DELETE", f"kernels/{kernel['id']}")
 
 
 def _free(ip: str, port: int) -> bool:

@@ -47,29 +47,41 @@ def server_of(settings: HubSettings, user: str) -> dict | None:
     return (call(settings, "GET", f"users/{quote(user)}").get("servers") or {}).get("")
 
 
-def start_server(settings: HubSettings, user: str, timeout: float = 180) -> float:
-    """Start ``user``'s server and wait until it is ready; returns the seconds it took."""
-    began = time.monotonic()
+def request_server(settings: HubSettings, user: str) -> None:
+    """Ask the hub to start ``user``'s server (returns at once; :func:`wait_ready` waits)."""
     try:
         call(settings, "POST", f"users/{quote(user)}/server")
     except HubAPIError as error:
-        if error.status != 400 or "already running" not in str(error):
+        if error.status != 400:  # 400: already running or already starting
             raise
-    while time.monotonic() - began < timeout:
+
+
+def wait_ready(settings: HubSettings, user: str, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
         server = server_of(settings, user)
         if server and server.get("ready"):
-            return time.monotonic() - began
-        if server is None and time.monotonic() - began > 5:
-            raise HubAPIError(500, f"{user}'s server stopped while starting: see {settings.logs_dir / 'hub.log'}")
+            return
+        if server is None:
+            raise HubAPIError(500, f"{user}'s server is not running or starting: see {settings.logs_dir / 'hub.log'}")
         time.sleep(0.5)
     raise TimeoutError(f"{user}'s server was not ready within {timeout} s: see {settings.logs_dir / 'hub.log'}")
 
 
+def start_server(settings: HubSettings, user: str, timeout: float = 180) -> float:
+    """Start ``user``'s server and wait until it is ready; returns the seconds it took."""
+    began = time.monotonic()
+    request_server(settings, user)
+    wait_ready(settings, user, timeout)
+    return time.monotonic() - began
+
+
 def stop_server(settings: HubSettings, user: str, timeout: float = 60) -> None:
+    """Ask the hub to stop ``user``'s server and wait up to ``timeout`` s until it has stopped."""
     try:
         call(settings, "DELETE", f"users/{quote(user)}/server")
     except HubAPIError as error:
-        if error.status not in (400, 404):  # 400: not running
+        if error.status not in (400, 404):  # 400: not running, or already stopping
             raise
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and server_of(settings, user) is not None:

@@ -20,6 +20,16 @@ def cluster(settings: HubSettings):
     return Cluster(settings.postgres_dir / "data", settings.gradebook_port, settings.gradebook_host)
 
 
+def check_installed() -> None:
+    """PostgreSQL's server programs are there (before anything is created)."""
+    from ..postgres import PostgresError, server_bin
+
+    try:
+        server_bin()
+    except PostgresError as error:
+        raise GradebookMissing(f"{error}\nRun `make class-setup` (it installs Debian's PostgreSQL as root).") from error
+
+
 def start(settings: HubSettings) -> str:
     """Start the cluster (created the first time) and the gradebook; returns its SQLAlchemy URL."""
     from ..postgres import PostgresError, class_password

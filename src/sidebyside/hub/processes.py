@@ -221,6 +221,11 @@ def start_hub(settings: HubSettings, timeout: float = 180) -> float:
     if running_process(settings, "hub") is not None and health(settings):
         return 0.0
     began = time.monotonic()
+    # The hub's database (token hashes, servers' state) is root's alone: SQLite keeps the mode
+    # of an existing file, and gives its journal the same.
+    database = settings.state_dir / "jupyterhub.sqlite"
+    os.close(os.open(database, os.O_WRONLY | os.O_CREAT, 0o600))
+    os.chmod(database, 0o600)
     command = [str(settings.venv / "bin" / "jupyterhub"), "-f", str(settings.checkout / "hub" / "jupyterhub_config.py")]
     process = _launch(settings, "hub", command, _hub_env(settings))
     while time.monotonic() - began < timeout:
@@ -264,6 +269,7 @@ def start(settings: HubSettings, *, create_users: bool = True) -> Started:
     if running_process(settings, "hub") is not None and health(settings):
         return Started(url=settings.url, settings=saved_settings(settings), already_running=True)
     check_proxy(settings)
+    gradebook.check_installed()
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     os.chown(settings.state_dir, 0, 0)
     os.chmod(settings.state_dir, 0o711)
@@ -310,10 +316,12 @@ def stop(settings: HubSettings) -> list[str]:
     done = []
     if running_process(settings, "hub") is not None:
         try:
-            for user in api.users(settings):
-                if user.get("servers"):
-                    api.stop_server(settings, user["name"])
-                    done.append(f"stopped {user['name']}'s server")
+            running = [user["name"] for user in api.users(settings) if user.get("servers")]
+            for name in running:  # ask for every stop first: they stop at once, not one by one
+                api.stop_server(settings, name, timeout=0)
+            for name in running:
+                api.stop_server(settings, name)
+                done.append(f"stopped {name}'s server")
         except (OSError, api.HubAPIError) as error:
             done.append(f"could not stop servers through the hub ({error}); stopping them by pid")
     for name, processes in server_processes(settings).items():

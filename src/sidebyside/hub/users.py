@@ -90,7 +90,8 @@ def run_as(name: str, *command: str, **kwargs) -> subprocess.CompletedProcess:
     env.update(kwargs.pop("env", {}))
     kwargs.setdefault("capture_output", True)
     kwargs.setdefault("text", True)
-    return subprocess.run(["runuser", "-u", name, "--", *command], env=env, cwd=kwargs.pop("cwd", entry.pw_dir), **kwargs)
+    runuser = shutil.which("runuser", path=f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin:/usr/bin:/bin") or "runuser"
+    return subprocess.run([runuser, "-u", name, "--", *command], env=env, cwd=kwargs.pop("cwd", None) or entry.pw_dir, **kwargs)
 
 
 def kill_processes_of(name: str) -> list[int]:
