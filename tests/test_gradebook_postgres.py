@@ -206,6 +206,42 @@ def test_a_gradebook_that_stays_away_is_reported_not_waited_for_forever(cluster,
     assert seconds < 10, f"expected to give up after about 2 s, got {seconds:.1f} s"
 
 
+def test_writers_at_once_on_an_empty_gradebook_all_succeed(cluster, tmp_path):
+    """Three writers (threads, each with its own connections, as separate graders have) start at
+    the same instant on an empty database: each makes the tables and the course, adds its own
+    student, and all add the same one. Without the writers' lock nbgrader fails on this
+    (duplicate tables, duplicate keys); under it every writer succeeds."""
+    from nbgrader.api import Gradebook
+
+    from sidebyside.assignments import interpreter_bin_on_path
+
+    interpreter_bin_on_path()  # nbgrader runs alembic from PATH when it makes the tables
+    url = cluster.create_gradebook("race", "race_role", PASSWORD)
+    barrier, failures = threading.Barrier(3), []
+
+    def writer(name: str) -> None:
+        def write():
+            with Gradebook(url) as gb:
+                gb.update_or_create_student(name)
+                gb.update_or_create_student("shared")
+
+        barrier.wait()
+        try:
+            gradebooks.retrying(f"writing {name}", write, url, tmp_path, wait=20)
+        except Exception as error:  # noqa: BLE001 - collected for the assert
+            failures.append(f"{name}: {type(error).__name__}: {error}")
+
+    threads = [threading.Thread(target=writer, args=(f"s{k}",)) for k in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not failures, "expected every writer to succeed, got:\n" + "\n".join(failures)
+    with Gradebook(url) as gb:
+        students = sorted(s.id for s in gb.students)
+    assert students == ["s0", "s1", "s2", "shared"], f"expected s0, s1, s2 and shared in the gradebook, got {students}"
+
+
 # --- sidebyside grade into PostgreSQL ------------------------------------------------------------------
 
 
