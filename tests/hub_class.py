@@ -212,6 +212,13 @@ def why_not() -> str | None:
     if os.geteuid() != 0:
         return "CLASS HUB TESTS SKIPPED: they need root (the class's users are Unix users; JupyterHub runs each user's server as that user)."
     settings = load()
+    unreachable = processes.path_problems(settings)
+    if unreachable:
+        return (
+            f"CLASS HUB TESTS SKIPPED: the class's users cannot reach the course: {'; '.join(unreachable)}. "
+            f"Every folder down to the checkout must be o+rx (chmod o+rx {' '.join(p.split(' (')[0] for p in unreachable)}), "
+            "or check the course out where every user may read it (such as /srv or /opt)."
+        )
     if not os.access(settings.proxy_command, os.X_OK):
         return f"CLASS HUB TESTS SKIPPED: JupyterHub's proxy is missing ({settings.proxy_command}): run `make class-setup`."
     from sidebyside.postgres import PostgresError, server_bin

@@ -63,16 +63,13 @@ def running_process(settings: HubSettings, name: str):
     """The live process of ``name`` ("hub" or "proxy") started for this state dir, or None."""
     import psutil
 
+    marker = "jupyterhub" if name == "hub" else "configurable-http-proxy"
     try:
-        pid = int(_pid_file(settings, name).read_text().strip())
-        process = psutil.Process(pid)
-        command = " ".join(process.cmdline())
+        process = psutil.Process(int(_pid_file(settings, name).read_text().strip()))
+        alive = marker in " ".join(process.cmdline()) and process.status() != psutil.STATUS_ZOMBIE
     except (FileNotFoundError, ValueError, psutil.Error):
         return None
-    marker = "jupyterhub" if name == "hub" else "configurable-http-proxy"
-    if marker in command and process.status() != psutil.STATUS_ZOMBIE:
-        return process
-    return None
+    return process if alive else None
 
 
 def _terminate(process, timeout: float = 20) -> None:
