@@ -1,4 +1,8 @@
-"""``python -m sidebyside.hub start|stop|status`` (``make hub`` runs ``start``)."""
+"""``python -m sidebyside.hub start|stop|status|restart`` (``make hub`` runs ``start``).
+
+``restart`` restarts JupyterHub alone (after a change to hub/jupyterhub_config.py, say): users'
+servers, their kernels and the proxy keep running.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from .settings import load
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sidebyside.hub", description="A class on JupyterHub on this machine (hub/class.toml).")
-    parser.add_argument("command", choices=["start", "stop", "status"])
+    parser.add_argument("command", choices=["start", "stop", "status", "restart"])
     parser.add_argument("--ip", default=os.environ.get("HUB_IP"), help="where the hub listens (default: class.toml's, loopback; env HUB_IP)")
     parser.add_argument("--port", type=int, default=os.environ.get("HUB_PORT"), help="the hub's port (default: class.toml's; env HUB_PORT)")
     args = parser.parse_args(argv)
@@ -41,10 +45,17 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"WARNING: listening on {settings.ip}: anyone who can reach this machine sees the login page (plain HTTP).")
         elif args.command == "stop":
             users.require_root("Stopping the class hub")
-            for line in processes.stop(settings):
+            for line in processes.stop(processes.saved_settings(settings)):
                 print(line)
+        elif args.command == "restart":
+            users.require_root("Restarting the class hub")
+            saved = processes.saved_settings(settings)
+            if processes.running_process(saved, "proxy") is None:
+                raise processes.HubError("The class hub is not running: start it with `make hub`.")
+            seconds = processes.restart_hub(saved)
+            print(f"JupyterHub restarted in {seconds:.1f} s at {saved.url}/; users' servers kept running.")
         else:
-            running, lines = processes.status(settings)
+            running, lines = processes.status(processes.saved_settings(settings))
             print("\n".join(lines))
             return 0 if running else 3
     except (processes.HubError, users.NeedsRoot, GradebookMissing) as error:
