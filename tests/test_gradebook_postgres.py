@@ -192,6 +192,36 @@ def test_what_goes_wrong_is_said_plainly(cluster, tmp_path, monkeypatch):
     assert "not installed" in str(missing.value) and "install-postgresql" in str(missing.value), f"expected what to install, got: {missing.value}"
 
 
+def test_the_class_gradebook_from_class_toml(cluster, capsys):
+    """``python -m sidebyside.postgres start|status|url|stop`` on a course whose hub/class.toml is
+    the project's, but for a free port: the printed URL lets the class's role in."""
+    import tomllib
+
+    settings = tomllib.loads((ROOT / "hub" / "class.toml").read_text())["gradebook"]
+    settings["port"] = free_port()
+    course = Path(tempfile.mkdtemp(prefix="sbs-pg-course-"))
+    course.chmod(0o755)  # as root, the server runs as `postgres`, who must enter it
+    (course / "hub").mkdir()
+    (course / "hub" / "class.toml").write_text("[gradebook]\n" + "".join(
+        f"{key} = {value if isinstance(value, int) else chr(34) + value + chr(34)}\n" for key, value in settings.items()))
+    try:
+        assert postgres.main(["start", "--course", str(course)]) == 0, f"expected start to succeed, got: {capsys.readouterr()}"
+        assert postgres.main(["status", "--course", str(course)]) == 0, f"expected status 0 (running), got: {capsys.readouterr()}"
+        capsys.readouterr()
+        assert postgres.main(["url", "--course", str(course)]) == 0, f"expected url to succeed, got: {capsys.readouterr()}"
+        url = capsys.readouterr().out.strip()
+        want = f"@{settings['host']}:{settings['port']}/{settings['database']}"
+        assert url.startswith(f"postgresql+psycopg://{settings['role']}:") and url.endswith(want), f"expected the class's URL (…{want}), got {url}"
+        assert refused(url) == "", f"expected the class's role let in with the printed URL, got: {refused(url)}"
+        password_file = course / ".hub" / "postgres" / "gradebook.password"
+        assert password_file.stat().st_mode & 0o077 == 0, f"expected the password file private (0600), got {oct(password_file.stat().st_mode & 0o777)}"
+    finally:
+        postgres.main(["stop", "--course", str(course)])
+        stopped = postgres.main(["status", "--course", str(course)])
+        shutil.rmtree(course, ignore_errors=True)
+    assert stopped == 3, f"expected status 3 (not running) after stop, got {stopped}"
+
+
 def test_a_gradebook_that_stays_away_is_reported_not_waited_for_forever(cluster, tmp_path):
     url = cluster.create_gradebook("away", "away_role", PASSWORD)
     cluster.stop()
