@@ -45,6 +45,7 @@ def pytest_terminal_summary(terminalreporter):
     rows.sort(key=lambda r: (r["kind"], r["notebook"]))
     terminalreporter.section("notebook measurements (2-core machine figures in the issue notes)")
     for row in rows:
-        terminalreporter.line(f"{row['kind']:<22} {row['notebook']:<60} {row['seconds']:7.1f} s {row['peak_memory_mb']:8.0f} MB")
+        memory = f"{row['peak_memory_mb']:8.0f} MB" if "peak_memory_mb" in row else ""
+        terminalreporter.line(f"{row['kind']:<22} {row['notebook']:<60} {row['seconds']:7.1f} s {memory}")
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "notebook-measurements.json").write_text(json.dumps(rows, indent=1))

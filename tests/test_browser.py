@@ -262,7 +262,7 @@ def test_lesson_runs_in_jupyterlab(lesson, lab, page, record_property):
     watcher = WATCHERS[lesson[:2]]() if lesson[:2] in WATCHERS else None
     run = run_lesson(page, lab, f"lessons/{lesson}", watch=watcher)
     page.screenshot(path=str(SHOTS / f"{lesson[:-6]}.png"))
-    record_property("browser_seconds", round(run.seconds, 1))
+    record_property("measurement", {"kind": "lesson in JupyterLab", "notebook": f"lessons/{lesson}", "seconds": run.seconds})
     assert not run.problems, f"{lesson} in JupyterLab:\n" + "\n".join(run.problems) + f"\n--- JupyterLab log ---\n{lab.log_tail(2000)}"
     if watcher is not None:
         watcher.check()
