@@ -5,9 +5,10 @@
 - an autograde round trip in a scratch course: the solution scores full marks, the untouched
   release 0 (without a grading error), a half-done submission in between, and the stored wrong
   answers each lose their cell's points (those that delegate the task to the course package's
-  own implementation score 0), the stored right answers (another valid spelling, and answers
-  that follow each task's statement literally) keep full marks; `nbgrader export` lists every
-  student.
+  own implementation score 0); `nbgrader export` lists every student. The stored right answers
+  (another valid spelling, and answers that follow each task's statement literally) are graded
+  once, by `sidebyside grade` in tests/test_grading.py, where they must keep full marks with no
+  finding of the guard.
 """
 
 from __future__ import annotations
@@ -129,8 +130,6 @@ def graded(assignment: str, folder: str):
     rounds = wrong_answer_rounds(wrong_answers(assignment))
     for k, round_ in enumerate(rounds, start=1):
         scratch.submit(f"wrong-{k}", course.replace_cells(solution, {cell: source for cell, (_, source) in round_.items()}))
-    for k, round_ in enumerate(wrong_answer_rounds(right_answers(assignment)), start=1):
-        scratch.submit(f"right-{k}", course.replace_cells(solution, {cell: source for cell, (_, source) in round_.items()}))
     result = scratch.autograde(timeout=3000)
     return scratch, solution, rounds, result
 
@@ -212,25 +211,6 @@ def test_delegating_answers_are_stored_for_both_frameworks(assignment):
             f"tests/wrong_answers/{assignment}.py: expected a wrong answer named '{DELEGATES} ...' for a "
             f"{prefix}... cell; got delegating answers only for {sorted(delegating) or 'no cell'}"
         )
-
-
-@pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_every_right_answer_keeps_full_marks(assignment, grading):
-    scratch, solution, _, result = grading
-    max_scores, scores = scratch.max_scores(), scratch.scores()
-    tests = autograded_tests(solution)
-    problems = []
-    for k, round_ in enumerate(wrong_answer_rounds(right_answers(assignment)), start=1):
-        student = scores.get(f"right-{k}")
-        if student is None:
-            problems.append(f"right-{k} was not graded")
-            continue
-        for answer, (name, _) in round_.items():
-            cells = [c for c in course.grading_cells_for(answer, max_scores) if c in tests]
-            got, full = totals(student, cells), totals(max_scores, cells)
-            if got < full:
-                problems.append(f"the valid answer {name!r} for {answer} scores {got} of {full} on {cells}: a test checks one spelling, or asks for more than the task states")
-    assert not problems, "\n".join(problems) + f"\n{result.stderr[-3000:]}"
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)

@@ -320,7 +320,7 @@ def test_grades_in_postgresql_equal_sqlites_through_a_restart(cluster, tmp_path,
         return real_merge(db_url, assignment, name, *args)
 
     monkeypatch.setattr(run, "merge", merge_after_a_restart)
-    result = run.grade(run.Options(root=course, assignment=A, workers=2, progress=False, limits=Limits(wall_seconds=600, memory_mb=6000)))
+    result = run.grade(run.Options(root=course, assignment=A, workers=1, progress=False, limits=Limits(wall_seconds=600, memory_mb=6000)))
     assert restarted, "expected PostgreSQL restarted during the run, got no merge at all"
     assert cluster.is_running(), "expected PostgreSQL back after the restart"
 

@@ -424,8 +424,10 @@ def every_assignment() -> list[str]:
 @pytest.mark.nbgrader
 @pytest.mark.parametrize("assignment", every_assignment())
 def test_reference_and_valid_answers_get_full_marks_from_sidebyside_grade(assignment, tmp_path):
-    """The solution and the stored right answers of every assignment score full marks under the
-    guard, with no finding: an honest answer never loses points to the grader's own checks."""
+    """The solution and the stored right answers (tests/right_answers/: another valid spelling,
+    or the task's statement followed literally) of every assignment score full marks under the
+    guard, with no finding: tests ask for behaviour, not one spelling, and an honest answer
+    never loses points to the grader's own checks."""
     from sidebyside import assignments as course_tools
 
     course = tmp_path / "class"
@@ -434,11 +436,12 @@ def test_reference_and_valid_answers_get_full_marks_from_sidebyside_grade(assign
     shutil.copytree(ROOT / "solutions" / assignment, course / "solutions" / assignment)
     solution = nbformat.read(ROOT / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
     right = runpy.run_path(str(ROOT / "tests" / "right_answers" / f"{assignment}.py"))["RIGHT_ANSWERS"]
-    submissions = {"reference": solution}
+    submissions, answers_in = {"reference": solution}, {"reference": "the solution"}
     count = max((len(v) for v in right.values()), default=0)
     for k in range(count):
-        sources = {cell: list(by_name.values())[k] for cell, by_name in right.items() if k < len(by_name)}
-        submissions[f"right-{k + 1}"] = course_tools.replace_cells(solution, sources)
+        chosen = {cell: list(by_name.items())[k] for cell, by_name in right.items() if k < len(by_name)}
+        submissions[f"right-{k + 1}"] = course_tools.replace_cells(solution, {cell: source for cell, (_, source) in chosen.items()})
+        answers_in[f"right-{k + 1}"] = "the valid answers " + "; ".join(f"{cell}: {name!r}" for cell, (name, _) in chosen.items())
     for student, notebook in submissions.items():
         target = course / "submitted" / student / assignment / f"{assignment}.ipynb"
         target.parent.mkdir(parents=True)
@@ -456,7 +459,10 @@ def test_reference_and_valid_answers_get_full_marks_from_sidebyside_grade(assign
             if cell.startswith("test_") and score != maxima.get(nb, {}).get(cell)
         }
         if student.status != Status.GRADED or lost or not scores:
-            problems.append(f"{student.student}: expected every test cell at full marks and status 'graded', got {student.status!r} and (score, max) {lost or scores}")
+            problems.append(
+                f"{student.student} ({answers_in[student.student]}): expected every test cell at full marks and status 'graded', "
+                f"got {student.status!r} and (score, max) {lost or scores}; a lost cell means a test checks one spelling, or asks for more than the task states"
+            )
     missing = set(submissions) - {s.student for s in result.students}
     assert not missing, f"expected every submission graded, missing {sorted(missing)}"
     assert not problems, "\n".join(problems) + "\n" + report.markdown(result)[-6000:]
