@@ -283,7 +283,7 @@ def run_cycle(hub, chromium) -> Cycle:
             raise StepFailed(f"`sidebyside grade {A}` as {hub.instructor.name}: expected exit status 0, got {grade_run.returncode}\n"
                              f"stdout: {grade_run.stdout[-3000:]}\nstderr: {grade_run.stderr[-3000:]}")
         missing = [s.name for s in (s1, s2) if not list((hub.course_dir / "feedback" / s.name / A).glob("*.html"))]
-        if missing and hub.run_as(hub.instructor, "python", "-c", "import soupsieve; soupsieve.compile('img')").returncode != 0:
+        if missing and hub.run_as(hub.instructor, "python", "-c", "import soupsieve; soupsieve.compile('img')", timeout=120).returncode != 0:
             pytest.xfail(BLOCKED_HTML_EXPORT)
         if missing:
             raise StepFailed(f"`sidebyside grade {A}` as {hub.instructor.name}: expected feedback for {s1.name} and {s2.name} in "
