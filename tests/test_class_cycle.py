@@ -32,6 +32,7 @@ other failure fails, and once both are mended the cycle runs to its end and must
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import re
@@ -50,6 +51,9 @@ from browser_nbgrader import (
     collect_submissions,
     fetch_assignment,
     fetch_feedback,
+    generate_assignment,
+    generate_feedback,
+    hub_login,
     open_assignments_tab,
     open_formgrader,
     read_file,
@@ -59,7 +63,6 @@ from browser_nbgrader import (
     release_feedback,
     save_notebook,
     set_due_date,
-    generate_assignment,
     submission_timestamps,
     submit_login,
     submit_assignment,
@@ -93,6 +96,11 @@ BLOCKED_HTML_EXPORT = (
     "Debian's 3.11.2, the packages were installed for 3.11.7), where soupsieve rejects every type selector "
     "(soupsieve.compile('img') raises SelectorSyntaxError): nbconvert's HTML export fails, so nbgrader writes no feedback "
     "(and `sidebyside grade` still exits 0)"
+)
+BLOCKED_FORMGRADER_FEEDBACK = (
+    "BLOCKED: the Formgrader's Generate Feedback button runs nbgrader's own generate_feedback, whose default "
+    "preprocessors keep the hidden tests; the course's nbgrader_config.py must set c.GenerateFeedback.preprocessors "
+    "to sidebyside.grading.report.FEEDBACK_PREPROCESSORS (what `sidebyside grade` uses)"
 )
 #: Scores of the autograded cells (2 points each): all six answers, or part (a)'s three.
 FULL, PART_A = 12.0, 6.0
@@ -402,3 +410,29 @@ def test_a_student_who_never_submitted_has_no_feedback(cycle):
     s3 = cycle.hub.students[2].name
     folder = cycle.hub.home(s3) / A / "feedback"
     assert not folder.exists(), f"{s3} never submitted: expected no {folder}, found {sorted(p.name for p in folder.rglob('*'))}"
+
+
+def test_the_formgraders_generate_feedback_hides_the_hidden_tests(cycle, chromium):
+    """Last: after grading, an instructor may click Generate Feedback in the Formgrader (the
+    README's "then generate and release feedback"); that feedback must not show hidden tests
+    either. Read from the course's feedback/ (the instructor's side), then the students' copies
+    are not touched."""
+    hub = cycle.hub
+    page = chromium.new_context(viewport={"width": 1600, "height": 1000}).new_page()
+    page.set_default_timeout(60_000)
+    try:
+        hub_login(page, hub.url, hub.instructor.name, hub.instructor.password)
+        generate_feedback(open_formgrader(page, A), A)
+        page.screenshot(path=str(SHOTS / "instructor-generate-feedback-button.png"))
+    finally:
+        page.context.close()
+    hidden = hidden_test_lines(cycle.released_text)
+    leaked = {}
+    for student in hub.students[:2]:
+        path = hub.course_dir / "feedback" / student.name / A / f"{A}.html"
+        text = html.unescape(re.sub(r"<[^>]+>", "", path.read_text()))
+        leaked[student.name] = [line for line in hidden if line in text]
+    config = (hub.course_dir / "nbgrader_config.py").read_text()
+    if any(leaked.values()) and "GenerateFeedback.preprocessors" not in config:
+        pytest.xfail(BLOCKED_FORMGRADER_FEEDBACK)
+    assert not any(leaked.values()), f"feedback from the Formgrader's button: expected no hidden test line, got {({k: v[:2] for k, v in leaked.items()})}"
