@@ -6,6 +6,7 @@ import json
 import os
 from pathlib import Path
 
+import pytest
 
 from sidebyside.frameworks import TF_LOG_LEVEL
 
@@ -13,6 +14,26 @@ ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", TF_LOG_LEVEL)
+
+
+#: Modules whose tests for one assignment share nothing with another's: `make test` spreads
+#: their assignments over the workers (each assignment's nbgrader runs take minutes).
+SPLIT_BY_ASSIGNMENT = {"test_assignments", "test_grading"}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Group tests for pytest-xdist's ``--dist loadgroup`` (see the Makefile): one group per
+    module, so a module's expensive fixtures (one JupyterLab, one hub) are made once, on one
+    worker; in SPLIT_BY_ASSIGNMENT modules, one group per assignment."""
+    for item in items:
+        if item.get_closest_marker("xdist_group"):
+            continue
+        group = item.module.__name__
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if group in SPLIT_BY_ASSIGNMENT and "assignment" in params:
+            group = f"{group}[{params['assignment']}]"
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 def lessons() -> list[Path]:

@@ -25,7 +25,7 @@ from conftest import ROOT, assignments
 from sidebyside import assignments as course
 
 pytestmark = pytest.mark.nbgrader
-ASSIGNMENTS = assignments()  # make test spreads modules over workers: one module, one worker
+ASSIGNMENTS = assignments()  # make test runs one assignment's tests on one worker (tests/conftest.py)
 REGENERATE = "Regenerate it with `make exercises` (or `.venv/bin/sidebyside release {a}`); never edit exercises/ by hand."
 
 

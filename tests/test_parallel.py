@@ -7,6 +7,7 @@ from __future__ import annotations
 import _thread
 import os
 import sys
+import signal
 import threading
 import time
 
@@ -109,13 +110,17 @@ def test_torchrun_success_and_rank_folders(tmp_path):
 
 
 def test_torchrun_cleans_up_when_the_notebook_interrupts(tmp_path):
+    # A kernel turns SIGINT (the Interrupt button) into KeyboardInterrupt; a pytest-xdist worker
+    # ignores SIGINT, and then interrupt_main() does nothing: give this test a kernel's handler.
+    saved = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(12, _thread.interrupt_main)
     timer.start()
     try:
         with pytest.raises(KeyboardInterrupt):
-            parallel.torchrun(script(tmp_path, HANG), nproc=2, timeout=300)
+            parallel.torchrun(script(tmp_path, HANG), nproc=2, timeout=90)
     finally:
         timer.cancel()
+        signal.signal(signal.SIGINT, saved)
     # the no_leftovers fixture checks that both workers and torchrun are gone
 
 

@@ -120,12 +120,15 @@ class ScratchCourse:
     folder: Path
     root: Path
     assignment: str
+    #: where the real course keeps its sources (its CourseDirectory.source_directory: this
+    #: repository's `solutions`, a hub course's `source`); the scratch course always uses SCRATCH_LAYOUT
+    source_dir: str = "solutions"
 
     def __post_init__(self):
         self.folder = Path(self.folder)
         shutil.copy(Path(self.root) / "nbgrader_config.py", self.folder / "nbgrader_config.py")
         shutil.copytree(
-            Path(self.root) / "solutions" / self.assignment,
+            Path(self.root) / self.source_dir / self.assignment,
             self.folder / "solutions" / self.assignment,
             ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"),
         )

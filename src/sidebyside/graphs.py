@@ -22,6 +22,7 @@ torch, tensorflow and matplotlib are imported inside the functions that need the
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -361,7 +362,12 @@ def plot_race(results: Sequence[RaceResult], axes=None):
     if results:
         r = results[0]
         fig.suptitle(f"{r.workload}, size {r.size:,} on {r.device}: eager vs graph")
-    fig.tight_layout()
+    try:
+        fig.tight_layout()
+    except ValueError as error:
+        # Seen once in the race widget, in JupyterLab on a loaded machine; the spacing is
+        # cosmetic, so the chart is still drawn (with matplotlib's default spacing), and says so.
+        warnings.warn(f"plot_race: matplotlib's tight_layout failed ({error}); the chart keeps the default spacing", stacklevel=2)
     return fig, axes
 
 

@@ -329,7 +329,7 @@ def grade(options: Options) -> RunReport:
         # (another grader of the same assignment may be running in the same WORK)
         template_dir = Path(tempfile.mkdtemp(prefix="template-", dir=work))
         stack.callback(shutil.rmtree, template_dir, ignore_errors=True)
-        template = course_tools.ScratchCourse(template_dir, root, assignment)
+        template = course_tools.ScratchCourse(template_dir, root, assignment, source_dir=source_dir)
         template.generate()
         gradebooks.retrying("registering the assignment", lambda: ensure_assignment(db_url, template, assignment), db_url, root)
         release = template.release_folder
