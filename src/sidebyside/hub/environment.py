@@ -80,14 +80,7 @@ def copied_python(venv: Path) -> Path | None:
         shutil.copy2(library, building / "lib" / library.name, follow_symlinks=False)
     subprocess.run([patchelf, "--set-rpath", "$ORIGIN/../lib", str(building / "bin" / minor)], check=True, capture_output=True)
     (building / ".made-from").write_text(stamp)
-    for folder, _, files in os.walk(building):
-        os.chmod(folder, 0o755)
-        for name in files:
-            path = Path(folder, name)
-            if not path.is_symlink():
-                path.chmod(0o755 if os.access(path, os.X_OK) else 0o644)
-    shutil.rmtree(copy, ignore_errors=True)
-    building.rename(copy)
+    _publish(building, copy)
     return python
 
 
@@ -137,12 +130,18 @@ def make_view(venv: Path) -> Path:
                 target.write_bytes(b"#!" + str((view / "bin" / "python").absolute()).encode() + b"\n" + rest)
                 target.chmod(0o755)
         (building / ".made-from").write_text(stamp)
-        for folder, _, files in os.walk(building):  # symbolic links are not followed
-            os.chmod(folder, 0o755)
-            for name in files:
-                path = Path(folder, name)
-                if not path.is_symlink():
-                    path.chmod(0o755 if os.access(path, os.X_OK) else 0o644)
-        shutil.rmtree(view, ignore_errors=True)
-        building.rename(view)
+        _publish(building, view)
     return view
+
+
+def _publish(building: Path, final: Path) -> None:
+    """Make everything in ``building`` readable by every user (executables stay executable;
+    symbolic links are not followed), then put it in place of ``final``."""
+    for folder, _, files in os.walk(building):
+        os.chmod(folder, 0o755)
+        for name in files:
+            path = Path(folder, name)
+            if not path.is_symlink():
+                path.chmod(0o755 if os.access(path, os.X_OK) else 0o644)
+    shutil.rmtree(final, ignore_errors=True)
+    building.rename(final)
