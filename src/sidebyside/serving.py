@@ -765,7 +765,7 @@ def _course_pins() -> list[str]:
     for line in requirements.read_text().splitlines():
         line = line.split("#", 1)[0].strip()
         if re.match(r"^[A-Za-z0-9_.\-\[\]]+==", line) and not line.lower().startswith(("psutil", "protobuf", "pip==")):
-            pins.append(line)
+            pins.append(re.sub(r"\[[^\]]*\]", "", line))  # pip refuses extras in a constraints file
     return pins
 
 
