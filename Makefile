@@ -9,9 +9,9 @@ INSTALLED := $(VENV)/.installed
 # nbgrader shells out to alembic: the virtualenv's bin/ must be on PATH, not just its python.
 export PATH := $(BIN):$(PATH)
 # pytest-xdist workers for `make test`; each notebook kernel needs about 1.5 GB. Tests are
-# spread by group (loadgroup; tests/conftest.py): one group per module, so a module's expensive
-# fixtures (one JupyterLab, one hub) are made once, on one worker, and one group per assignment
-# in test_assignments and test_grading, whose nbgrader runs are the longest.
+# spread by group (loadscope, scheduled by tests/conftest.py): one group per module, so a module's
+# expensive fixtures (one JupyterLab, one hub) are made once, on one worker, and one group per
+# assignment in test_assignments and test_grading, whose nbgrader runs are the longest.
 WORKERS ?= 2
 PYTEST_ARGS ?=
 
@@ -21,7 +21,7 @@ lab: setup
 	$(BIN)/python -m sidebyside.lab
 
 test: test-setup
-	$(BIN)/python -m pytest -n $(WORKERS) --dist loadgroup --durations=15 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(WORKERS) --dist loadscope --durations=15 $(PYTEST_ARGS)
 
 # `sidebyside grade` confines student kernels with Debian's bubblewrap, installed when missing and possible.
 setup: $(INSTALLED)

@@ -6,7 +6,6 @@ import json
 import os
 from pathlib import Path
 
-import pytest
 
 from sidebyside.frameworks import TF_LOG_LEVEL
 
@@ -21,19 +20,35 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", TF_LOG_LEVEL)
 SPLIT_BY_ASSIGNMENT = {"test_assignments", "test_grading"}
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config, items):
-    """Group tests for pytest-xdist's ``--dist loadgroup`` (see the Makefile): one group per
-    module, so a module's expensive fixtures (one JupyterLab, one hub) are made once, on one
-    worker; in SPLIT_BY_ASSIGNMENT modules, one group per assignment."""
-    for item in items:
-        if item.get_closest_marker("xdist_group"):
-            continue
-        group = item.module.__name__
-        params = getattr(getattr(item, "callspec", None), "params", {})
-        if group in SPLIT_BY_ASSIGNMENT and "assignment" in params:
-            group = f"{group}[{params['assignment']}]"
-        item.add_marker(pytest.mark.xdist_group(group))
+def schedule_group(nodeid: str) -> str:
+    """The group a test runs in under `make test` (``--dist loadscope``): its module, so a
+    module's expensive fixtures (one JupyterLab, one hub) are made once, on one worker; in
+    SPLIT_BY_ASSIGNMENT modules, a test parametrized by an assignment goes in that assignment's
+    group (``tests/test_grading.py[05-parallelism]``)."""
+    module = nodeid.split("::", 1)[0]
+    if Path(module).stem in SPLIT_BY_ASSIGNMENT and nodeid.endswith("]"):
+        param_id = nodeid[nodeid.rindex("[") + 1 : -1]
+        if (ROOT / "solutions" / param_id).is_dir():
+            return f"{module}[{param_id}]"
+    return module
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """Schedule ``--dist loadscope`` by :func:`schedule_group`.
+
+    Not ``--dist loadgroup`` with ``xdist_group`` marks: with pytest 9.2, xdist 3.8.0's
+    loadgroup silently groups nothing (it still writes the group into the node id's old field;
+    pytest-dev/pytest-xdist#1386), so two workers set up the same module's class hub at once
+    and killed each other's users' processes in CI."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByModuleOrAssignment(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return schedule_group(nodeid)
+
+    return ByModuleOrAssignment(config, log)
 
 
 def lessons() -> list[Path]:
