@@ -466,3 +466,25 @@ def test_reference_and_valid_answers_get_full_marks_from_sidebyside_grade(assign
     missing = set(submissions) - {s.student for s in result.students}
     assert not missing, f"expected every submission graded, missing {sorted(missing)}"
     assert not problems, "\n".join(problems) + "\n" + report.markdown(result)[-6000:]
+
+
+@pytest.mark.nbgrader
+def test_failed_feedback_is_reported_and_fails_the_command(tmp_path):
+    """When nbgrader generate_feedback fails (here: a course with nothing autograded, so it finds
+    no notebook), the report says FAILED and `sidebyside grade` exits 5, not 0: the students
+    would get no feedback, and an instructor's script must notice."""
+    from sidebyside import cli
+    from sidebyside.grading.results import Outcome, RunReport, StudentResult
+
+    course = tmp_path / "course"
+    course.mkdir()
+    shutil.copy(ROOT / "nbgrader_config.py", course)
+    outcome = Outcome(scores={A: {"test_a": 2.0}}, max_scores={A: {"test_a": 2.0}}, isolation=Isolation.ROOT)
+    run_report = RunReport(A, str(course), Isolation.ROOT, 1, students=[StudentResult.of("s1", [], outcome, "hash")])
+    assert cli.grade_exit_status(run_report) == 0, "a clean run with its outputs written should exit 0"
+    report.write(run_report, course, f"sqlite:///{course / 'gradebook.db'}", course / "reports" / A, feedback=True)
+    failures = run_report.output_failures
+    assert any("generate_feedback failed" in failure for failure in failures), f"expected generate_feedback's failure recorded, got {failures}"
+    markdown = (course / "reports" / A / "report.md").read_text()
+    assert "**FAILED**: nbgrader generate_feedback failed" in markdown, f"expected the failure in report.md, got:\n{markdown}"
+    assert cli.grade_exit_status(run_report) == 5, f"expected exit status 5 when feedback failed, got {cli.grade_exit_status(run_report)}"

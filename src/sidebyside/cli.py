@@ -66,9 +66,18 @@ def _grade(args) -> int:
     print(f"isolation: {report.isolation_note}")
     for note in report.notes:
         print(note)
+    for failure in report.output_failures:
+        print(f"error: {failure}\nThe grades are in the gradebook; run this command again once the cause is fixed.", file=sys.stderr)
     print(f"report: {options.report_dir or root / 'reports' / args.assignment}/report.md")
+    return grade_exit_status(report)
+
+
+def grade_exit_status(report) -> int:
+    """`sidebyside grade`'s exit status (its --help lists them), worst first."""
     if not report.submitted_unchanged:
         return 4
+    if report.output_failures:
+        return 5
     return 1 if report.needs_review else 0
 
 
@@ -91,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
             "Grade submitted/STUDENT/ASSIGNMENT/ for every student with nbgrader's autograding, one private "
             "scratch course and process per student, and merge the scores into the course's gradebook. "
             "Writes reports/ASSIGNMENT/{report.md,report.json,grades.csv} and feedback/. Exit status: 0 all "
-            "graded cleanly, 1 some submissions need a person (see the report), 4 submitted/ changed."
+            "graded cleanly, 1 some submissions need a person (see the report), 4 submitted/ changed, "
+            "5 grades.csv or the feedback could not be written (nbgrader export or generate_feedback failed)."
         ),
     )
     grade.add_argument("assignment", help="assignment id such as 02-graph-generation")

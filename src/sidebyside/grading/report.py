@@ -51,6 +51,7 @@ def markdown(run: RunReport) -> str:
         out.append(f"- limits: {run.limits_note}")
     out.append(f"- submitted/ unchanged (sha256 of every file before and after): {'yes' if run.submitted_unchanged else 'NO'}")
     out += [f"- {note}" for note in run.notes]
+    out += [f"- **FAILED**: {failure}" for failure in run.output_failures]
     if run.csv:
         out.append(f"- grades CSV: {run.csv}")
     if run.feedback:
@@ -98,13 +99,13 @@ def write(run: RunReport, root: Path, db_url: str, report_dir: Path, *, feedback
         if result.returncode == 0:
             run.csv = str(csv)
         else:
-            run.notes.append(f"nbgrader export failed: {result.stderr[-500:]}")
+            run.output_failures.append(f"nbgrader export failed: {result.stderr[-500:]}")
         if feedback and any(s.outcome.scores for s in run.students):
             options = [f"--GenerateFeedback.preprocessors={name}" for name in FEEDBACK_PREPROCESSORS]
             done = course_tools.run_nbgrader(["generate_feedback", run.assignment, "--force", f"--CourseDirectory.db_url={url}", *options], root, check=False, env=env)
             if done.returncode == 0:
                 run.feedback = str(root / "feedback")
             else:
-                run.notes.append(f"nbgrader generate_feedback failed: {done.stderr[-500:]}")
+                run.output_failures.append(f"nbgrader generate_feedback failed: {done.stderr[-500:]}")
     (report_dir / "report.json").write_text(json.dumps(run.as_dict(), indent=1, default=str))
     (report_dir / "report.md").write_text(markdown(run))

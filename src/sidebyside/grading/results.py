@@ -150,6 +150,9 @@ class RunReport:
     submitted_unchanged: bool = True
     csv: str | None = None
     feedback: str | None = None
+    #: what ran but failed after grading (nbgrader export, generate_feedback): grades are in the
+    #: gradebook, but grades.csv or the students' feedback is missing or stale
+    output_failures: list[str] = field(default_factory=list)
 
     @property
     def needs_review(self) -> list[StudentResult]:
