@@ -2,7 +2,9 @@
 
 c = get_config()  # noqa: F821 - provided by nbgrader when it loads this file
 
-c.CourseDirectory.course_id = "side-by-side"
+# hub/class.toml's [course] id (tests/test_kubernetes_config.py checks it), so a gradebook made
+# here and the class hub name the same course.
+c.CourseDirectory.course_id = "sidebyside"
 # Instructors write solutions/NN-topic/NN-topic.ipynb; `nbgrader generate_assignment NN-topic`
 # writes the student version to exercises/NN-topic/.
 c.CourseDirectory.source_directory = "solutions"

@@ -551,3 +551,12 @@ def test_gradebook_and_hub_checks_catch():
     same_uid = read_values()
     same_uid["hub"]["extraConfig"]["sidebyside"] = same_uid["hub"]["extraConfig"]["sidebyside"].replace('sidebyside_class["uidBase"] + (0 if instructor else spawner.user.id)', "1000")
     assert any("user id of their own" in problem for problem in hub_problems(same_uid, read_gradebook(), CLASS)), "one uid for everyone must fail"
+
+
+def test_the_course_checkouts_nbgrader_config_names_the_class_course():
+    """nbgrader_config.py (local grading) and hub/class.toml (the hub, Kubernetes) name one course."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT)).load_config()
+    course_id = config.CourseDirectory.course_id
+    assert course_id == CLASS["course"]["id"], f"nbgrader_config.py's course id should be hub/class.toml's {CLASS['course']['id']!r}, got {course_id!r}"
