@@ -151,7 +151,11 @@ def test_a_cold_start_sandbox_preloads_nothing_and_no_server_means_an_ordinary_k
         texts = run_cells(cold, ["import sys; print('tensorflow' in sys.modules)", "import tensorflow as tf; print(float(tf.reduce_sum(tf.ones(2))))"])
     finally:
         cold.stop()
-    assert texts == ["False", "2.0"], f"a cold sandbox's kernel imports the frameworks itself, got {texts}"
+    # A cold `import tensorflow` may also print absl's start-up lines on the kernel's stderr
+    # (TensorFlow writes them before it reads its log level; nbgrader's IgnorePattern drops them
+    # from a graded cell): whether they reach the cell depends on timing, so only stdout counts.
+    printed = [texts[0], texts[1].splitlines()[-1] if texts[1] else ""]
+    assert printed == ["False", "2.0"], f"a cold sandbox's kernel imports the frameworks itself, got {texts}"
     plain = run_cells(None, ["import os, sys; print('tensorflow' in sys.modules, os.getppid())"])
     assert plain[0] == f"False {os.getpid()}", f"without a kernel server the kernel should be started the ordinary way, got {plain[0]!r}"
 
