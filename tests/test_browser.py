@@ -280,6 +280,21 @@ def test_lesson_runs_in_jupyterlab(lesson, lab, page, record_property):
         page.screenshot(path=str(SHOTS / f"{lesson[:-6]}-after-interaction.png"))
 
 
+def test_jupyterlab_asks_the_network_for_nothing(lab):
+    """`make lab` (and this fixture: the same command) turns JupyterLab's news feed off, so it
+    neither fetches news nor asks "get Jupyter news?", and its update check asks nobody."""
+    import re
+    import urllib.request
+
+    html = urllib.request.urlopen(f"{lab.base_url}/lab?token={lab.token}", timeout=60).read().decode()
+    found = re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>', html, re.S)
+    assert found, f"expected JupyterLab's page config in its page, got:\n{html[:2000]}"
+    page_config = json.loads(found.group(1))
+    assert page_config.get("news") == {"disabled": True}, f"expected news disabled in the page config, got {page_config.get('news')!r}"
+    update = json.loads(urllib.request.urlopen(f"{lab.base_url}/lab/api/update?token={lab.token}", timeout=60).read())
+    assert update.get("notification") is None, f"expected no update notification (NeverCheckForUpdate), got {update!r}"
+
+
 def test_a_broken_widget_fails_the_check(lab, page):
     """The checks above can fail: a widget whose front-end module does not exist is caught."""
     run = run_lesson(page, lab, "fixtures/broken-widget.ipynb")

@@ -207,6 +207,8 @@ def test_formgrader_for_the_instructor_only(hub, servers, tokens, submitted):
         config = json.loads(page[page.index(">", start) + 1 : page.index("</script>", start)])
         got = "@jupyter/nbgrader:formgrader" in config.get("disabledExtensions", [])
         assert got is disabled, f"JupyterLab's formgrader plugin for {user}: disabled should be {disabled}, got {got}"
+        # no news feed, no "get Jupyter news?" prompt: the class's JupyterLab asks the network for nothing
+        assert config.get("news") == {"disabled": True}, f"JupyterLab's news for {user} should be disabled, got {config.get('news')!r}"
 
 
 ATTACKS = r"""

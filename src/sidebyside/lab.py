@@ -37,6 +37,12 @@ def write_course_settings(settings_dir: Path, extra: dict | None = None) -> None
             path.write_text(json.dumps(values, indent=2))
 
 
+#: JupyterLab asks the network for nothing: no news feed (and no "get Jupyter news?" prompt)
+#: and no check for a newer version. The course uses no network beyond loopback at run time.
+OFFLINE_LAB_SETTINGS = {"news_url": None, "check_for_updates_class": "jupyterlab.NeverCheckForUpdate"}
+OFFLINE_LAB_OPTIONS = tuple(f"--LabApp.{name}={value}" for name, value in OFFLINE_LAB_SETTINGS.items())
+
+
 def lab_environment(root: Path, base: dict | None = None) -> dict:
     """Environment variables that keep Jupyter's state inside ``root/.jupyter``."""
     state = Path(root).resolve() / ".jupyter"
@@ -55,7 +61,7 @@ def lab_environment(root: Path, base: dict | None = None) -> dict:
 
 
 def lab_command(root: Path, *, port: int | None = None, token: str | None = None, open_browser: bool = True, notebook: str | None = FIRST_NOTEBOOK) -> list[str]:
-    command = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={Path(root).resolve()}", "--ServerApp.ip=127.0.0.1"]
+    command = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={Path(root).resolve()}", "--ServerApp.ip=127.0.0.1", *OFFLINE_LAB_OPTIONS]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")  # containers and CI run as root
     if port is not None:

@@ -25,6 +25,7 @@ import shutil
 from pathlib import Path
 
 from .settings import HubSettings
+from ..lab import OFFLINE_LAB_SETTINGS
 
 FORMGRADER_SERVER_EXTENSION = "nbgrader.server_extensions.formgrader"
 INSTRUCTOR_LAB_PLUGINS = ("@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment")
@@ -128,7 +129,7 @@ def prepare_role_configs(settings: HubSettings) -> None:
             path.mkdir(exist_ok=True)
             os.chmod(path, 0o755)
         instructor = role == "instructor"
-        server = {"ServerApp": {"jpserver_extensions": {FORMGRADER_SERVER_EXTENSION: instructor}}}
+        server = {"ServerApp": {"jpserver_extensions": {FORMGRADER_SERVER_EXTENSION: instructor}}, "LabApp": dict(OFFLINE_LAB_SETTINGS)}
         if instructor:
             # The formgrader opens in an iframe of JupyterLab: allow frames from the same server
             # (nbgrader's demos do the same; JupyterHub's default forbids every frame ancestor).
