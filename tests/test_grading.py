@@ -488,3 +488,31 @@ def test_failed_feedback_is_reported_and_fails_the_command(tmp_path):
     markdown = (course / "reports" / A / "report.md").read_text()
     assert "**FAILED**: nbgrader generate_feedback failed" in markdown, f"expected the failure in report.md, got:\n{markdown}"
     assert cli.grade_exit_status(run_report) == 5, f"expected exit status 5 when feedback failed, got {cli.grade_exit_status(run_report)}"
+
+
+@pytest.mark.nbgrader
+def test_a_run_for_some_students_keeps_the_others_in_the_report(tmp_path):
+    """Grading one student again (--student, or a second grader) rewrites that student's line of
+    reports/ASSIGNMENT/report.md and keeps every other student's result from the earlier run."""
+    from sidebyside.grading.results import Finding, Outcome, RunReport, Severity, StudentResult
+
+    course = tmp_path / "course"
+    course.mkdir()
+    shutil.copy(ROOT / "nbgrader_config.py", course)
+    db_url, report_dir = f"sqlite:///{course / 'gradebook.db'}", course / "reports" / A
+
+    def result(name: str, score: float, findings=()) -> StudentResult:
+        outcome = Outcome(scores={A: {"test_a": score}}, max_scores={A: {"test_a": 2.0}}, isolation=Isolation.ROOT)
+        return StudentResult.of(name, list(findings), outcome, f"hash-{name}")
+
+    first = RunReport(A, str(course), Isolation.ROOT, 2, students=[result("ada", 2.0, [Finding(Severity.REVIEW, "extra_file", "ada's numpy.py")]), result("bob", 0.0)])
+    report.write(first, course, db_url, report_dir, feedback=False)
+    again = RunReport(A, str(course), Isolation.ROOT, 1, students=[result("bob", 2.0)])
+    report.write(again, course, db_url, report_dir, feedback=False)
+
+    saved = json.loads((report_dir / "report.json").read_text())
+    scores = {s["student"]: s["score"] for s in saved["students"]}
+    assert scores == {"ada": 2.0, "bob": 2.0}, f"expected ada's earlier result kept and bob's new one, got {scores}"
+    markdown = (report_dir / "report.md").read_text()
+    assert "ada's numpy.py" in markdown and "keep their result from an earlier run: ada" in markdown, f"expected ada's finding and a note, got:\n{markdown}"
+    assert [s.student for s in again.students] == ["bob"], "the run's own result (and so its exit status) is about bob only"

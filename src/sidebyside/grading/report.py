@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from nbgrader.preprocessors.clearhiddentests import ClearHiddenTests
 
 from .. import assignments as course_tools
 from . import gradebook as gradebooks
-from .results import RunReport
+from .results import RunReport, StudentResult
 
 #: nbgrader generate_feedback's steps: hidden tests removed after nbgrader's own GetGrades.
 FEEDBACK_PREPROCESSORS = (
@@ -107,5 +108,30 @@ def write(run: RunReport, root: Path, db_url: str, report_dir: Path, *, feedback
                 run.feedback = str(root / "feedback")
             else:
                 run.output_failures.append(f"nbgrader generate_feedback failed: {done.stderr[-500:]}")
-    (report_dir / "report.json").write_text(json.dumps(run.as_dict(), indent=1, default=str))
-    (report_dir / "report.md").write_text(markdown(run))
+        # under the same lock: a run that grades some students (--student, or another grader)
+        # keeps the others' results in the assignment's report instead of overwriting them
+        written = with_earlier_results(run, report_dir / "report.json")
+        (report_dir / "report.json").write_text(json.dumps(written.as_dict(), indent=1, default=str))
+        (report_dir / "report.md").write_text(markdown(written))
+
+
+def with_earlier_results(run: RunReport, report_json: Path) -> RunReport:
+    """``run``, plus the result that ``report_json`` (an earlier run's) holds for each student
+    this run did not grade, with a note naming them; ``run`` itself is left as it is (the exit
+    status is about this run)."""
+    if not report_json.is_file():
+        return run
+    try:
+        earlier = json.loads(report_json.read_text())
+        if earlier.get("assignment") != run.assignment:
+            return run
+        students = [StudentResult.from_dict(data) for data in earlier.get("students", [])]
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        note = f"the earlier {report_json.name} could not be read ({type(error).__name__}: {error}): it lists only this run's students now"
+        return dataclasses.replace(run, notes=[*run.notes, note])
+    graded_now = {s.student for s in run.students}
+    kept = [s for s in students if s.student not in graded_now]
+    if not kept:
+        return run
+    note = f"{len(kept)} student(s) not graded in this run keep their result from an earlier run: {', '.join(s.student for s in kept)}"
+    return dataclasses.replace(run, students=sorted([*run.students, *kept], key=lambda s: s.student), notes=[*run.notes, note])
