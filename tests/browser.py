@@ -8,6 +8,7 @@ windowing off (JupyterLab 4 otherwise leaves off-screen cells out of the page) a
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -135,11 +136,40 @@ class LessonRun:
     widget_count: int = 0
 
 
+IDLE_INDICATOR = '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook-ExecutionIndicator[data-status="idle"]'
+
+
 def open_notebook(page, server: LabServer, path: str, timeout_ms: int = 120_000) -> None:
     page.goto(server.url(path))
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=timeout_ms)
-    # The kernel is ready when the toolbar's execution indicator says idle.
-    page.wait_for_selector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook-ExecutionIndicator[data-status="idle"]', timeout=timeout_ms)
+    # The kernel is ready when the toolbar's execution indicator says idle, and it is the
+    # session's kernel for good (see wait_for_one_kernel).
+    page.wait_for_selector(IDLE_INDICATOR, timeout=timeout_ms)
+    wait_for_one_kernel(server, path, timeout_ms / 1000)
+    page.wait_for_selector(IDLE_INDICATOR, timeout=timeout_ms)
+
+
+def wait_for_one_kernel(server: LabServer, path: str, timeout_s: float, steady_s: float = 2.0) -> None:
+    """Wait until the notebook's session has kept one kernel, idle, for ``steady_s`` seconds.
+
+    On a loaded machine JupyterLab sometimes starts a second kernel for a notebook it just
+    opened and shuts down the first (its log shows both starts, then the first's shutdown). Run
+    All clicked in between ran the first cell and lost the others, which stayed "[ ]"."""
+    deadline = time.monotonic() + timeout_s
+    kernel, since, seen = None, 0.0, []
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(f"{server.base_url}/api/sessions?token={server.token}", timeout=10) as reply:
+            kernels = [session["kernel"] for session in json.load(reply) if session.get("path") == path and session.get("kernel")]
+        seen = [(k["id"][:8], k.get("execution_state")) for k in kernels]
+        if len(kernels) == 1 and kernels[0].get("execution_state") == "idle":
+            if kernels[0]["id"] != kernel:
+                kernel, since = kernels[0]["id"], time.monotonic()
+            elif time.monotonic() - since >= steady_s:
+                return
+        else:
+            kernel = None
+        time.sleep(0.5)
+    raise TimeoutError(f"{path}'s session did not keep one idle kernel for {steady_s} s within {timeout_s:.0f} s; last seen: {seen}")
 
 
 def _started(prompts: list[str]) -> bool:
@@ -247,10 +277,20 @@ def screenshot_frame(frame, path) -> None:
         pass
 
 
+def never_ran(page) -> list[int]:
+    """Indices of the code cells whose prompt is still empty ("[ ]:")."""
+    return [index for index, prompt in enumerate(page.evaluate(PROMPTS_JS)) if prompt in ("[ ]:", "")]
+
+
 def run_lesson(page, server: LabServer, path: str, timeout_s: float = 600, watch=None) -> LessonRun:
     start = time.monotonic()
     open_notebook(page, server, path)
     run_all_from_menu(page)
     wait_until_done(page, timeout_s, watch)
     problems = settle_widgets(page)
+    # Run All stops at a cell that raises, and leaves the cells below it empty: a traceback
+    # explains those. Empty cells without one mean the run was cut short: a failure too.
+    skipped = never_ran(page)
+    if skipped and not any(problem.startswith("traceback") for problem in problems):
+        problems.append(f"code cells {skipped} never ran (their prompt stayed '[ ]:'), and no cell raised: Run All was cut short")
     return LessonRun(time.monotonic() - start, problems, page.evaluate(WIDGETS_JS))

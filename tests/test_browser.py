@@ -299,7 +299,7 @@ def test_a_broken_widget_fails_the_check(lab, page):
     """The checks above can fail: a widget whose front-end module does not exist is caught."""
     run = run_lesson(page, lab, "fixtures/broken-widget.ipynb")
     page.screenshot(path=str(SHOTS / "broken-widget.png"))
-    assert run.widget_count == 2
+    assert run.widget_count == 2, f"expected 2 widget views (the slider, the broken one's error view), got {run.widget_count}; problems: {run.problems}"
     assert any("widget" in problem for problem in run.problems), run.problems
     assert any("traceback" in problem for problem in run.problems), run.problems
 
