@@ -6,7 +6,6 @@ import json
 import os
 from pathlib import Path
 
-
 from sidebyside.frameworks import TF_LOG_LEVEL
 
 ROOT = Path(__file__).resolve().parents[1]
