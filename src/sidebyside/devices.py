@@ -372,3 +372,225 @@ def configure_tensorflow(
         apply("the thread pools", lambda: tf.config.threading.set_inter_op_parallelism_threads(inter_op_threads))
         done.append(f"inter-op threads: {inter_op_threads}")
     return done
+
+
+# --- What this build of each framework is, in words -------------------------------------------
+
+
+def torch_build_facts(torch=None) -> dict:
+    """What this torch says about its build and the accelerators it sees (``torch`` is for tests).
+
+    ``accelerator_built`` is ``torch.accelerator.current_accelerator()``: the accelerator this
+    *build* supports, present or not; ``accelerator_available`` asks again with
+    ``check_available=True``, which answers ``None`` when none is usable here.
+    """
+    if torch is None:
+        import torch
+    accelerator = getattr(torch, "accelerator", None)  # torch 2.6+
+    built = available = None
+    accelerator_count = None
+    if accelerator is not None:
+        built = accelerator.current_accelerator()
+        available = accelerator.current_accelerator(check_available=True)
+        accelerator_count = accelerator.device_count()
+    mps = getattr(torch.backends, "mps", None)
+    cuda_count = torch.cuda.device_count()
+    return {
+        "torch_version": torch.__version__,
+        "cuda_build": torch.version.cuda,
+        "hip_build": getattr(torch.version, "hip", None),
+        "cuda_available": bool(torch.cuda.is_available()),
+        "cuda_count": cuda_count,
+        "gpu_names": [torch.cuda.get_device_name(i) for i in range(cuda_count)],
+        "has_accelerator_api": accelerator is not None,
+        "accelerator_built": None if built is None else built.type,
+        "accelerator_available": None if available is None else available.type,
+        "accelerator_count": accelerator_count,
+        "mps_built": bool(mps is not None and mps.is_built()),
+        "mps_available": bool(mps is not None and mps.is_available()),
+    }
+
+
+def explain_torch_build(facts: dict) -> list[str]:
+    """What :func:`torch_build_facts` means, one sentence per fact, for any machine."""
+    lines = []
+    cuda, hip = facts.get("cuda_build"), facts.get("hip_build")
+    count = facts.get("cuda_count", 0)
+    if hip:
+        lines.append(f"torch.version.hip = {hip!r}: a ROCm build for AMD GPUs (it still calls them 'cuda' devices).")
+    elif cuda:
+        lines.append(f"torch.version.cuda = {cuda!r}: this torch is built for CUDA {cuda} (NVIDIA GPUs).")
+    else:
+        other = " (it is built for Apple's MPS)" if facts.get("mps_built") else ""
+        lines.append(f"torch.version.cuda = None: this torch is built without CUDA{other}, so it can never use an NVIDIA GPU.")
+    if cuda or hip:
+        if count:
+            names = ", ".join(f"cuda:{i} {name}" for i, name in enumerate(facts.get("gpu_names") or []))
+            lines.append(f"torch.cuda.is_available() = True: it sees {count} GPU(s){': ' + names if names else ''}.")
+        else:
+            lines.append(
+                "torch.cuda.is_available() = False: a GPU build that sees no GPU here (no GPU, no working driver, "
+                "or CUDA_VISIBLE_DEVICES hides them): its code runs on the CPU."
+            )
+    if facts.get("mps_built"):
+        state = "available" if facts.get("mps_available") else "built in but not available (macOS 12.3+ on Apple silicon is needed)"
+        lines.append(f"Apple's GPU (mps): {state}.")
+    if not facts.get("has_accelerator_api"):
+        lines.append("This torch has no torch.accelerator (it came in torch 2.6): ask each backend, torch.cuda and torch.backends.mps.")
+        return lines
+    built, available = facts.get("accelerator_built"), facts.get("accelerator_available")
+    if built is None:
+        lines.append("torch.accelerator.current_accelerator() = None: this build supports no accelerator at all.")
+    else:
+        lines.append(
+            f"torch.accelerator.current_accelerator() = device(type={built!r}): the accelerator this build supports, "
+            "whether or not one is present."
+        )
+        if available is None:
+            lines.append(f"current_accelerator(check_available=True) = None: no {built} device is usable here, so the course uses the CPU.")
+        else:
+            lines.append(
+                f"current_accelerator(check_available=True) = device(type={available!r}): "
+                f"{facts.get('accelerator_count')} {available} device(s) usable here."
+            )
+    return lines
+
+
+def tensorflow_build_facts(tf=None) -> dict:
+    """What this TensorFlow says about its build and its GPUs (``tf`` is for tests)."""
+    if tf is None:
+        from .frameworks import import_tensorflow
+
+        tf = import_tensorflow()
+    gpus = tf.config.list_physical_devices("GPU")
+    build = dict(tf.sysconfig.get_build_info()) if hasattr(tf.sysconfig, "get_build_info") else {}
+    return {
+        "tensorflow_version": tf.__version__,
+        "cuda_build": bool(tf.test.is_built_with_cuda()),
+        "cuda_version": build.get("cuda_version"),
+        "gpu_count": len(gpus),
+        "gpu_names": [gpu.name for gpu in gpus],
+    }
+
+
+def explain_tensorflow_build(facts: dict) -> list[str]:
+    """What :func:`tensorflow_build_facts` means, one sentence per fact, for any machine."""
+    count = facts.get("gpu_count", 0)
+    if facts.get("cuda_build"):
+        version = f" {facts['cuda_version']}" if facts.get("cuda_version") else ""
+        lines = [f"tf.test.is_built_with_cuda() = True: this TensorFlow is built for CUDA{version} (the Linux package tensorflow[and-cuda])."]
+        if not count:
+            lines.append("No GPU in tf.config.list_physical_devices('GPU'): a GPU build that sees no GPU here; TensorFlow runs on the CPU.")
+    else:
+        lines = [
+            "tf.test.is_built_with_cuda() = False: a build without CUDA (tensorflow-cpu, or TensorFlow on Windows or macOS); "
+            + ("a plug-in (tensorflow-metal on a Mac) gives it its GPU." if count else "it runs on the CPU.")
+        ]
+    if count:
+        lines.append(f"{count} GPU(s) listed: {', '.join(facts.get('gpu_names') or [])}; with no tf.device scope, operations go to /GPU:0.")
+    return lines
+
+
+def explain_builds(torch_facts: dict | None = None, tensorflow_facts: dict | None = None) -> str:
+    """Both frameworks' builds in words (the facts default to this machine's): lessons 00 and 04."""
+    torch_facts = torch_build_facts() if torch_facts is None else torch_facts
+    tensorflow_facts = tensorflow_build_facts() if tensorflow_facts is None else tensorflow_facts
+    lines = [f"PyTorch {torch_facts.get('torch_version', '?')}:"] + [f"  {line}" for line in explain_torch_build(torch_facts)]
+    lines += [f"TensorFlow {tensorflow_facts.get('tensorflow_version', '?')}:"] + [f"  {line}" for line in explain_tensorflow_build(tensorflow_facts)]
+    return "\n".join(lines)
+
+
+# --- TF32: how float32 matrix products are computed on NVIDIA GPUs -------------------------------
+
+#: Compute capability from which NVIDIA GPUs have TF32 tensor cores (Ampere, 8.0).
+TF32_MIN_CAPABILITY = (8, 0)
+
+
+@dataclass(frozen=True)
+class TF32Status:
+    """Whether each framework may compute float32 matrix products in TF32, and where it matters.
+
+    TF32 keeps float32's 8 exponent bits but only 10 of its 23 mantissa bits for the inputs of
+    a product (the sums stay float32): much faster on tensor cores, about 1e-3 relative error
+    instead of 1e-7. It only exists on NVIDIA GPUs of compute capability 8.0 (Ampere) or later;
+    elsewhere both settings change nothing.
+    """
+
+    torch: bool  # PyTorch: torch.backends.cuda.matmul.fp32_precision == "tf32" (default: "ieee", off)
+    tensorflow: bool  # TensorFlow: tf.config.experimental.tensor_float_32_execution_enabled() (default: on)
+    gpus: tuple[str, ...] = ()  # the GPUs here where TF32 applies, e.g. "cuda:0 NVIDIA A100-SXM4-40GB (8.0)"
+
+    @property
+    def same(self) -> bool:
+        return self.torch == self.tensorflow
+
+    def summary(self) -> str:
+        def word(on: bool) -> str:
+            return "TF32 allowed" if on else "full float32 (IEEE)"
+
+        settings = f"float32 matrix products: PyTorch {word(self.torch)}, TensorFlow {word(self.tensorflow)}"
+        if not self.same:
+            settings += " (NOT the same: their results differ by about 1e-3 where TF32 applies)"
+        if self.gpus:
+            return f"{settings}. TF32 applies here, on {', '.join(self.gpus)}."
+        return f"{settings}. No NVIDIA GPU of compute capability 8.0 or later here, so TF32 is never used and the setting changes nothing."
+
+
+def tf32_gpus(torch=None, tf=None) -> tuple[str, ...]:
+    """The GPUs either framework sees whose tensor cores do TF32 (compute capability >= 8.0)."""
+    found: dict[int, str] = {}
+    if torch is not None and torch.cuda.is_available() and not getattr(torch.version, "hip", None):
+        for index in range(torch.cuda.device_count()):
+            capability = tuple(torch.cuda.get_device_capability(index))
+            if capability >= TF32_MIN_CAPABILITY:
+                found[index] = f"cuda:{index} {torch.cuda.get_device_name(index)} ({capability[0]}.{capability[1]})"
+    if tf is not None:
+        for index, gpu in enumerate(tf.config.list_physical_devices("GPU")):
+            if index in found:
+                continue
+            details = tf.config.experimental.get_device_details(gpu) or {}
+            capability = tuple(details.get("compute_capability") or ())
+            if capability and capability >= TF32_MIN_CAPABILITY:
+                found[index] = f"/GPU:{index} {details.get('device_name', gpu.name)} ({capability[0]}.{capability[1]})"
+    return tuple(found[index] for index in sorted(found))
+
+
+def _torch_tf32(torch) -> bool:
+    matmul = torch.backends.cuda.matmul
+    try:
+        precision = matmul.fp32_precision  # torch 2.9+: "ieee", "tf32", or "none" (not set: the default, off)
+    except AttributeError:  # older torch
+        return bool(matmul.allow_tf32)
+    return precision == "tf32"
+
+
+def tf32_status(torch=None, tf=None) -> TF32Status:
+    """Both frameworks' TF32 settings and the GPUs where they matter (imports both frameworks
+    unless given them: tests pass fakes)."""
+    if torch is None:
+        import torch
+    if tf is None:
+        from .frameworks import import_tensorflow
+
+        tf = import_tensorflow()
+    return TF32Status(_torch_tf32(torch), bool(tf.config.experimental.tensor_float_32_execution_enabled()), tf32_gpus(torch, tf))
+
+
+def set_tf32(enabled: bool, torch=None, tf=None) -> TF32Status:
+    """Allow (``True``) or forbid (``False``) TF32 for float32 matrix products in BOTH frameworks.
+
+    PyTorch: ``torch.set_float32_matmul_precision("high" / "highest")``, which sets torch's new
+    setting (``torch.backends.cuda.matmul.fp32_precision = "tf32" / "ieee"``) and its older one
+    (``allow_tf32``) together: torch refuses a mix of the two APIs, and torch.compile still reads
+    the older one. TensorFlow: ``tf.config.experimental.enable_tensor_float_32_execution``.
+    Both can change at any time. Returns the new :func:`tf32_status`.
+    """
+    if torch is None:
+        import torch
+    if tf is None:
+        from .frameworks import import_tensorflow
+
+        tf = import_tensorflow()
+    torch.set_float32_matmul_precision("high" if enabled else "highest")
+    tf.config.experimental.enable_tensor_float_32_execution(bool(enabled))
+    return tf32_status(torch, tf)
