@@ -511,8 +511,8 @@ class TF32Status:
     """Whether each framework may compute float32 matrix products in TF32, and where it matters.
 
     TF32 keeps float32's 8 exponent bits but only 10 of its 23 mantissa bits for the inputs of
-    a product (the sums stay float32): much faster on tensor cores, about 1e-3 relative error
-    instead of 1e-7. It only exists on NVIDIA GPUs of compute capability 8.0 (Ampere) or later;
+    a product (the sums stay float32): much faster on tensor cores, with each input rounded to
+    a relative error of up to 2**-11 instead of float32's 2**-24. It only exists on NVIDIA GPUs of compute capability 8.0 (Ampere) or later;
     elsewhere both settings change nothing.
     """
 
@@ -530,7 +530,7 @@ class TF32Status:
 
         settings = f"float32 matrix products: PyTorch {word(self.torch)}, TensorFlow {word(self.tensorflow)}"
         if not self.same:
-            settings += " (NOT the same: their results differ by about 1e-3 where TF32 applies)"
+            settings += " (NOT the same: where TF32 applies, the two frameworks' float32 products differ)"
         if self.gpus:
             return f"{settings}. TF32 applies here, on {', '.join(self.gpus)}."
         return f"{settings}. No NVIDIA GPU of compute capability 8.0 or later here, so TF32 is never used and the setting changes nothing."
