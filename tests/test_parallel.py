@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import _thread
 import os
+import re
 import sys
 import signal
 import threading
 import time
+from pathlib import Path
 
 import matplotlib
 import numpy as np
@@ -268,6 +270,71 @@ def test_scaling_metrics_values():
     assert metrics["workers"] == 2 and metrics["throughput"] == pytest.approx(100 / 0.11)
 
 
+def test_scaling_metrics_median_of_an_even_number_of_steps_is_the_mean_of_the_two_middle_ones():
+    """The course's one median (lesson 05, section 6): np.median's, not torch.median's lower middle."""
+    metrics = parallel.scaling_metrics([1.0, 2.0, 3.0, 4.0], [[1.0, 1.0, 1.0, 1.0]], 8)
+    assert metrics["sequential_s"] == pytest.approx(2.5), f"expected the median 2.5 of 1, 2, 3, 4; got {metrics['sequential_s']}"
+
+
+def lesson_05_code() -> dict[str, str]:
+    import nbformat
+
+    path = Path(__file__).resolve().parents[1] / "lessons" / "05-parallelism.ipynb"
+    return {c.get("id"): c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"}
+
+
+def test_lesson_05_computes_one_median_everywhere():
+    """torch.median (the lower middle) and sorted[len // 2] (the upper middle) differ from the
+    lesson's stated median on an even number of steps (the DDP run has 46)."""
+    found = []
+    for cell_id, source in lesson_05_code().items():
+        # the one line that shows the definitions side by side is not a computation
+        source = "\n".join(line for line in source.splitlines() if not line.startswith('print("median of 1, 2, 3, 4'))
+        for pattern in (r"\.median\(\)\.(?:item|values)|\.values\.median\(\)|torch\.tensor\([^)]*\)\.median\(\)", r"\[len\([^)]*\) // 2\]"):
+            found += [f"{cell_id}: {match}" for match in re.findall(pattern, source)]
+    assert not found, f"expected every median in lesson 05 computed the one stated way (torch.quantile(t, 0.5), tf_median); got {found}"
+
+
+def test_lesson_05_bounds_every_wait():
+    """Every launch, spawn and subprocess in lesson 05 has a time limit of at most 60 s."""
+    problems = []
+    for cell_id, source in lesson_05_code().items():
+        for call in re.finditer(r"parallel\.(?:torchrun|tf_workers|measure_scaling)\((?:[^()]|\([^()]*\))*\)", source):
+            limit = re.search(r"timeout=(\d+)", call.group(0))
+            if limit is None or int(limit.group(1)) > 60:
+                problems.append(f"{cell_id}: {call.group(0)[:80]}... (timeout {limit.group(1) if limit else 'not given'})")
+        for call in re.finditer(r"subprocess\.run\((?:[^()]|\([^()]*\))*\)", source):
+            if "timeout=" not in call.group(0):
+                problems.append(f"{cell_id}: subprocess.run without a timeout")
+        if "mp.spawn(" in source.split("#")[0] or re.search(r"^\s*mp\.spawn\(", source, re.M):
+            problems.append(f"{cell_id}: mp.spawn waits without a time limit")
+    assert not problems, f"expected every wait in lesson 05 bounded (at most 60 s, reported when hit); got {problems}"
+
+
+def test_simulate_mirrored_tf_splits_each_batch_between_replicas():
+    """With BatchNormalization, N replicas (each on its share) differ from one worker; without it, they do not."""
+    import keras
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(16, 3)).astype("float32"), np.arange(16) % 2
+
+    def build(batchnorm):
+        keras.utils.set_random_seed(0)
+        middle = [keras.layers.BatchNormalization()] if batchnorm else []
+        return keras.Sequential([keras.Input((3,)), keras.layers.Dense(4), *middle, keras.layers.ReLU(), keras.layers.Dense(2)])
+
+    def weights(batchnorm, replicas):
+        model = parallel.simulate_mirrored_tf(build(batchnorm), X, y, batch_size=8, num_epochs=1, lr=0.5, num_replicas=replicas)
+        return [v.numpy() for v in model.trainable_variables]
+
+    plain = max(float(np.abs(a - b).max()) for a, b in zip(weights(False, 1), weights(False, 2)))
+    assert plain < 1e-5, f"without BatchNorm, expected 2 replicas to give one worker's weights; got a difference of {plain}"
+    normed = max(float(np.abs(a - b).max()) for a, b in zip(weights(True, 1), weights(True, 2)))
+    assert normed > 1e-3, f"with BatchNorm, expected 2 replicas (per-share statistics) to differ from one worker; got {normed}"
+    del tf
+
+
 def test_measure_scaling_rejects_uneven_batches():
     with pytest.raises(ValueError, match="multiple of the number of workers"):
         parallel.measure_scaling("torch", 3, (64,))
@@ -294,6 +361,18 @@ def test_measure_scaling_runs_real_workers(framework):
 
 def fake_result(framework="PyTorch", workers=2, batch=64, seq=0.02, par=0.012):
     return parallel.ScalingResult(framework, workers, batch, "cpu", [seq] * 3, [[par] * 3 for _ in range(workers)])
+
+
+def test_results_text_names_the_maximum_throughput():
+    text = scaling.results_text([fake_result(batch=64, par=0.012), fake_result(batch=512, par=0.02)])
+    assert "Maximum throughput: 25,600 samples/s (PyTorch, 2 worker(s), batch 512)" in text, f"expected the maximum throughput named; got {text!r}"
+
+
+def test_the_panels_launches_are_bounded(monkeypatch):
+    seen = {}
+    monkeypatch.setattr(parallel, "measure_scaling", lambda framework, workers, sizes, **kwargs: seen.update(kwargs) or [])
+    scaling.measure(2, 64, "torch")
+    assert seen.get("timeout") == scaling.LAUNCH_TIMEOUT_S, f"expected each launch bounded by {scaling.LAUNCH_TIMEOUT_S} s; got {seen}"
 
 
 def test_panel_logic():

@@ -312,6 +312,99 @@ def _run_folder(cwd) -> Path:
     return Path(tempfile.mkdtemp(prefix="sidebyside-run-"))
 
 
+# --- Which device each worker uses -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WorkerDevice:
+    """Where one worker process of a launch runs: ``device`` (``"cuda:K"`` or ``"cpu"``), the
+    ``torch.distributed`` backend that goes with it (``"nccl"`` between GPUs, ``"gloo"`` on
+    CPUs), ``gpu`` (the GPU's index, ``None`` on the CPU) and ``why``, one line that says why."""
+
+    device: str
+    backend: str
+    gpu: int | None
+    why: str
+
+    @property
+    def cuda_visible_devices(self) -> str:
+        """What ``CUDA_VISIBLE_DEVICES`` gives this worker only its own GPU (``"-1"``: none), for
+        a framework that otherwise takes every GPU it sees (TensorFlow)."""
+        return "-1" if self.gpu is None else str(self.gpu)
+
+
+def torch_gpu_count() -> int:
+    """How many CUDA GPUs torch can use here: 0 with a CPU-only build, and 0 with a CUDA build
+    on a machine without a (visible, working) GPU."""
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+def _cuda_build() -> str | None:
+    try:
+        import torch
+
+        return torch.version.cuda
+    except ImportError:
+        return None
+
+
+def worker_device(local_rank: int | None = None, local_world_size: int | None = None, *,
+                  gpu_count: int | None = None) -> WorkerDevice:
+    """The device of worker ``local_rank`` out of ``local_world_size`` worker processes on this
+    machine: GPU ``local_rank`` when the machine has at least one GPU per process, else the CPU
+    for every process (two processes on one GPU is what NCCL refuses, and a rank asking for
+    ``cuda:1`` on a one-GPU machine fails).
+
+    Defaults: ``LOCAL_RANK`` and ``LOCAL_WORLD_SIZE`` (else ``WORLD_SIZE``) from the
+    environment torchrun gives each worker, and :func:`torch_gpu_count`. The lesson's
+    ``ddp_train.py`` and :func:`measure_scaling`'s workers both choose with this function."""
+    if local_rank is None:
+        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if local_world_size is None:
+        local_world_size = int(os.environ.get("LOCAL_WORLD_SIZE", os.environ.get("WORLD_SIZE", "1")))
+    if gpu_count is None:
+        gpu_count = torch_gpu_count()
+    if not 0 <= local_rank < local_world_size:
+        raise ValueError(f"local_rank should be in 0..{local_world_size - 1}; got {local_rank}")
+    processes = f"{local_world_size} process{'es' if local_world_size != 1 else ''}"
+    if gpu_count >= local_world_size:
+        return WorkerDevice(f"cuda:{local_rank}", "nccl", local_rank,
+                            f"{gpu_count} GPU(s) for {processes} on this machine: one GPU each, NCCL between them")
+    if gpu_count > 0:
+        why = f"{gpu_count} GPU(s) for {processes} on this machine: not one each, so every process uses the CPU (gloo)"
+    elif _cuda_build():
+        why = f"a CUDA build of torch (CUDA {_cuda_build()}) but no GPU it can use: every process uses the CPU (gloo)"
+    else:
+        why = "no GPU (a CPU-only build of torch, or none visible): every process uses the CPU (gloo)"
+    return WorkerDevice("cpu", "gloo", None, why)
+
+
+def data_parallel_device(gpu_count: int | None = None) -> str:
+    """Where ``nn.DataParallel`` needs its module and input: ``"cuda:0"`` (it takes every GPU
+    torch can use and gathers on the first) when there is one, else ``"cpu"`` (with no GPU it
+    just calls the module). ``gpu_count`` defaults to :func:`torch_gpu_count`."""
+    if gpu_count is None:
+        gpu_count = torch_gpu_count()
+    return "cuda:0" if gpu_count > 0 else "cpu"
+
+
+def tf_worker_env(index: int, num_workers: int, gpu_count: int) -> dict:
+    """The environment that gives TensorFlow worker ``index`` of ``num_workers`` on this
+    machine the device :func:`worker_device` would give a torch worker: its own GPU, or none
+    (``CUDA_VISIBLE_DEVICES=-1``), since a TensorFlow process otherwise takes every GPU it sees
+    (and, by default, nearly all of each one's memory)."""
+    return {"CUDA_VISIBLE_DEVICES": worker_device(index, num_workers, gpu_count=gpu_count).cuda_visible_devices}
+
+
+def tf_gpu_count() -> int:
+    """How many GPUs TensorFlow sees in this process."""
+    import tensorflow as tf
+
+    return len(tf.config.list_physical_devices("GPU"))
+
+
 # --- torchrun -----------------------------------------------------------------------------------
 
 
@@ -439,7 +532,7 @@ def tf_config(ports: list[int], index: int) -> dict:
 
 
 def tf_workers(script, num_workers: int = 2, args=(), *, timeout: float = 120.0, cwd=None, env: dict | None = None,
-               grace: float = FAILURE_GRACE_S, module: bool = False) -> RunResult:
+               grace: float = FAILURE_GRACE_S, module: bool = False, env_for=None) -> RunResult:
     """Start ``num_workers`` processes ``python script args``, worker ``i`` with the
     ``TF_CONFIG`` of task ``i`` in a cluster on loopback, and wait at most ``timeout`` s.
 
@@ -448,7 +541,9 @@ def tf_workers(script, num_workers: int = 2, args=(), *, timeout: float = 120.0,
     worker fails, the others get ``grace`` seconds to stop by themselves (they usually wait
     for it in a collective operation), then they are stopped. Returns a :class:`RunResult`
     (the rank of a worker is its task index); no process is left behind. ``module``:
-    ``script`` is a module name, run as ``python -m script``.
+    ``script`` is a module name, run as ``python -m script``. ``env_for``: a function of the
+    worker's index that returns variables for that worker only (for example
+    :func:`tf_worker_env`, its GPU or none).
     """
     check_loopback()
     run_id = _new_run_id()
@@ -467,6 +562,7 @@ def tf_workers(script, num_workers: int = 2, args=(), *, timeout: float = 120.0,
     try:
         for index in range(num_workers):
             worker_env = _worker_env(run_id, env)
+            worker_env.update(env_for(index) if env_for is not None else {})
             worker_env["TF_CONFIG"] = json.dumps(configs[index])
             out = open(logs / f"{index}.out", "w")
             err = open(logs / f"{index}.err", "w")
@@ -583,10 +679,16 @@ def simulate_ddp_torch(model, X, y, *, world_size: int, batch_size: int, num_epo
     return model
 
 
-def simulate_mirrored_tf(model, X, y, *, batch_size: int, num_epochs: int, lr: float, loss_fn=None):
+def simulate_mirrored_tf(model, X, y, *, batch_size: int, num_epochs: int, lr: float, loss_fn=None,
+                        num_replicas: int = 1):
     """Train a Keras ``model`` (in place) in one process on consecutive global batches of
-    ``batch_size`` (no shuffling), plain SGD: what synchronous data parallelism over any
-    number of replicas must give. Returns the model."""
+    ``batch_size`` (no shuffling), plain SGD, as synchronous data parallelism over
+    ``num_replicas`` replicas does: each global batch split into ``num_replicas`` equal
+    consecutive shares, each share's gradient computed with the model called on that share
+    alone, the gradients averaged. For a model whose output for a sample depends on that sample
+    only, any ``num_replicas`` gives the weights of one worker on the global batch; with
+    BatchNormalization (not synchronized) each replica normalizes its share with the share's
+    statistics, and ``num_replicas`` matters. Returns the model."""
     import keras
     import tensorflow as tf
 
@@ -594,9 +696,14 @@ def simulate_mirrored_tf(model, X, y, *, batch_size: int, num_epochs: int, lr: f
     optimizer = keras.optimizers.SGD(learning_rate=lr)
     for _ in range(num_epochs):
         for start in range(0, len(X), batch_size):
-            with tf.GradientTape() as tape:
-                loss = loss_fn(y[start : start + batch_size], model(X[start : start + batch_size], training=True))
-            optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
+            Xb, yb = X[start : start + batch_size], y[start : start + batch_size]
+            if num_replicas == 1:
+                with tf.GradientTape() as tape:
+                    loss = loss_fn(yb, model(Xb, training=True))
+                grads = tape.gradient(loss, model.trainable_variables)
+            else:
+                _, grads = tf_replica_gradients(model, loss_fn, tf.convert_to_tensor(Xb), tf.convert_to_tensor(yb), num_replicas)
+            optimizer.apply_gradients(zip(grads, model.trainable_variables))
     return model
 
 
@@ -609,7 +716,9 @@ def scaling_metrics(sequential_step_s, rank_step_s, global_batch_size: int) -> d
     ``sequential_step_s``: the step times of one process training on the global batch alone.
     ``rank_step_s``: one row per rank, the step times of the parallel run. A parallel step
     lasts as long as its slowest rank (the others wait in the all-reduce), so its time is the
-    maximum over ranks; each run's time per step is the median over its steps.
+    maximum over ranks; each run's time per step is the median over its steps, the course's one
+    definition: the middle value once sorted, the mean of the two middle values for an even
+    number of steps (``np.median``; ``torch.median`` would return the lower one).
     """
     import numpy as np
 
@@ -671,8 +780,11 @@ def measure_scaling(framework: str, workers: int = 2, global_batch_sizes=(64, 51
     the same launch before the others join (they wait in a barrier, using no CPU); for
     TensorFlow, a launch of one worker of the same program. (In a multi-worker TensorFlow
     process, a step outside ``strategy.run`` measured about 1.8 times slower than the same step
-    in a process of its own, which would flatter the parallel run.) Raises
-    :class:`WorkerFailed`, with each rank's error, if a launch fails."""
+    in a process of its own, which would flatter the parallel run.) Each worker's device is
+    :func:`worker_device`'s choice: one GPU each when this machine has a GPU per worker, else
+    the CPU for all; the sequential run uses worker 0's device. Each launch
+    is stopped after ``timeout`` seconds. Raises :class:`WorkerFailed`, with each rank's error,
+    if a launch fails or runs out of time."""
     name = FRAMEWORK_NAMES.get(framework.lower())
     if name is None:
         raise ValueError(f"unknown framework {framework!r}: 'torch' or 'tensorflow'")
@@ -687,8 +799,12 @@ def measure_scaling(framework: str, workers: int = 2, global_batch_sizes=(64, 51
         parallel_run = torchrun("sidebyside.parallel", workers, ["torch-scaling", *args], timeout=timeout, module=True).check()
         sequential_run = parallel_run
     else:
-        sequential_run = tf_workers("sidebyside.parallel", 1, ["tf-scaling", *args], timeout=timeout, module=True).check()
-        parallel_run = sequential_run if workers == 1 else tf_workers("sidebyside.parallel", workers, ["tf-scaling", *args], timeout=timeout, module=True).check()
+        gpus = tf_gpu_count()
+        sequential_run = tf_workers("sidebyside.parallel", 1, ["tf-scaling", *args], timeout=timeout, module=True,
+                                    env_for=lambda i: tf_worker_env(i, workers, gpus)).check()  # worker 0's device
+        parallel_run = sequential_run if workers == 1 else tf_workers(
+            "sidebyside.parallel", workers, ["tf-scaling", *args], timeout=timeout, module=True,
+            env_for=lambda i: tf_worker_env(i, workers, gpus)).check()
     seconds = time.monotonic() - start
     rows: dict[int, dict] = {}
     for record in parallel_run.results():
@@ -802,10 +918,11 @@ def _torch_scaling_worker(argv: list[str]) -> None:
 
     args = _scaling_args(argv)
     torch.set_num_threads(1)
-    use_gpu = torch.cuda.is_available() and torch.cuda.device_count() >= int(os.environ.get("WORLD_SIZE", "1"))
-    dist.init_process_group("nccl" if use_gpu else "gloo")
+    where = worker_device()
+    use_gpu = where.gpu is not None
+    dist.init_process_group(where.backend)
     rank, world = dist.get_rank(), dist.get_world_size()
-    device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}" if use_gpu else "cpu")
+    device = torch.device(where.device)
 
     def wait():
         if device.type == "cuda":

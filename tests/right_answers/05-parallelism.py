@@ -136,6 +136,29 @@ def tf_train_mirrored(strategy, build_model, X, y, batch_size, num_epochs, lr):
             step(X_batch, y_batch)
     return model
 ''',
+        "a custom loop with a Keras mean loss (Keras divides it by the number of replicas itself)": '''
+def tf_train_mirrored(strategy, build_model, X, y, batch_size, num_epochs, lr):
+    """A model from build_model(), trained data-parallel over the strategy's devices."""
+    with strategy.scope():
+        model = build_model()
+        optimizer = keras.optimizers.SGD(learning_rate=lr)
+    mean_loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)  # inside a replica: mean / replicas
+    dataset = strategy.experimental_distribute_dataset(tf.data.Dataset.from_tensor_slices((X, y)).batch(batch_size))
+
+    @tf.function
+    def step(X_batch, y_batch):
+        def replica_step(X_share, y_share):
+            with tf.GradientTape() as tape:
+                loss = mean_loss(y_share, model(X_share, training=True))
+            optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
+
+        strategy.run(replica_step, args=(X_batch, y_batch))
+
+    for _ in range(num_epochs):
+        for X_batch, y_batch in dataset:
+            step(X_batch, y_batch)
+    return model
+''',
         "fit on a tf.data.Dataset batched with the global batch": '''
 def tf_train_mirrored(strategy, build_model, X, y, batch_size, num_epochs, lr):
     """A model from build_model(), trained data-parallel over the strategy's devices."""
@@ -190,6 +213,14 @@ def torch_scaling_metrics(sequential_step_s, rank_step_s, global_batch_size):
 ''',
     },
     "tf_scaling_metrics": {
+        "the median as NumPy computes it": '''
+def tf_scaling_metrics(sequential_step_s, rank_step_s, global_batch_size):
+    """Speed-up, throughput (samples/s) and efficiency from measured step times."""
+    sequential = float(np.median(sequential_step_s.numpy()))
+    parallel_time = float(np.median(tf.reduce_max(rank_step_s, axis=0).numpy()))
+    speedup = sequential / parallel_time
+    return {"speedup": speedup, "throughput": global_batch_size / parallel_time, "efficiency": speedup / rank_step_s.shape[0]}
+''',
         "through NumPy": '''
 def tf_scaling_metrics(sequential_step_s, rank_step_s, global_batch_size):
     """Speed-up, throughput (samples/s) and efficiency from measured step times."""

@@ -222,6 +222,43 @@ def tf_train_mirrored(strategy, build_model, X, y, batch_size, num_epochs, lr):
     model.fit(X, y, batch_size=batch_size, epochs=num_epochs, verbose=0)
     return model
 ''',
+        "one device does all the work (a loop outside strategy.run, on the whole global batch)": '''
+def tf_train_mirrored(strategy, build_model, X, y, batch_size, num_epochs, lr):
+    """A model from build_model(), trained data-parallel over the strategy's devices."""
+    with strategy.scope():
+        model = build_model()  # mirrored variables...
+        optimizer = keras.optimizers.SGD(learning_rate=lr)
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    for _ in range(num_epochs):
+        for start in range(0, len(X), batch_size):
+            with tf.GradientTape() as tape:  # ...but no replica ever gets a share: the same weights without BatchNorm
+                loss = loss_fn(y[start : start + batch_size], model(X[start : start + batch_size], training=True))
+            optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
+    return model
+''',
+        "every replica computes the whole global batch (loss divided by the replicas to compensate)": '''
+def tf_train_mirrored(strategy, build_model, X, y, batch_size, num_epochs, lr):
+    """A model from build_model(), trained data-parallel over the strategy's devices."""
+    with strategy.scope():
+        model = build_model()
+        optimizer = keras.optimizers.SGD(learning_rate=lr)
+    per_example = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction=None)
+    replicas = strategy.num_replicas_in_sync
+
+    @tf.function
+    def step(X_batch, y_batch):
+        def replica_step():
+            with tf.GradientTape() as tape:  # the whole global batch on every replica
+                loss = tf.reduce_mean(per_example(y_batch, model(X_batch, training=True))) / replicas
+            optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
+
+        strategy.run(replica_step)
+
+    for _ in range(num_epochs):
+        for start in range(0, len(X), batch_size):
+            step(X[start : start + batch_size], y[start : start + batch_size])
+    return model
+''',
         "delegates: trains with parallel.simulate_mirrored_tf inside the scope": '''
 def tf_train_mirrored(strategy, build_model, X, y, batch_size, num_epochs, lr):
     """A model from build_model(), trained data-parallel over the strategy's devices."""
@@ -255,6 +292,14 @@ def torch_scaling_metrics(sequential_step_s, rank_step_s, global_batch_size):
     speedup = sequential / parallel_time
     world_size = rank_step_s.shape[0]
     return {"speedup": speedup, "throughput": global_batch_size / world_size / parallel_time, "efficiency": speedup / world_size}
+''',
+        "the mean step instead of the median": '''
+def torch_scaling_metrics(sequential_step_s, rank_step_s, global_batch_size):
+    """Speed-up, throughput (samples/s) and efficiency from measured step times."""
+    sequential = sequential_step_s.mean().item()
+    parallel_time = rank_step_s.max(dim=0).values.mean().item()
+    speedup = sequential / parallel_time
+    return {"speedup": speedup, "throughput": global_batch_size / parallel_time, "efficiency": speedup / rank_step_s.shape[0]}
 ''',
         "delegates: calls parallel.scaling_metrics through a reference captured at import": '''
 reference_metrics = parallel.scaling_metrics

@@ -66,7 +66,12 @@ def results_text(results: list[parallel.ScalingResult], seconds: float | None = 
         m = r.metrics
         parts.append(f"{r.framework} {r.workers} worker(s), batch {r.global_batch_size}: speed-up {m['speedup']:.2f}, {m['throughput']:,.0f} samples/s")
     head = f"measured in {seconds:.0f} s: " if seconds is not None else "shown: "
-    return head + "; ".join(parts) if parts else "nothing measured yet: press Run scaling"
+    if not parts:
+        return "nothing measured yet: press Run scaling"
+    best = max(results, key=lambda r: r.metrics["throughput"])
+    # the article's throughput is the maximum number of samples per unit of time
+    tail = f". Maximum throughput: {best.metrics['throughput']:,.0f} samples/s ({best.framework}, {best.workers} worker(s), batch {best.global_batch_size})"
+    return head + "; ".join(parts) + tail
 
 
 def merge(results: list[parallel.ScalingResult], new: list[parallel.ScalingResult]) -> list[parallel.ScalingResult]:
@@ -76,8 +81,14 @@ def merge(results: list[parallel.ScalingResult], new: list[parallel.ScalingResul
     return [r for r in results if (r.framework, r.workers, r.global_batch_size) not in keys] + list(new)
 
 
+#: Each launch of a press stops after this many seconds (and the panel says so).
+LAUNCH_TIMEOUT_S = 60.0
+
+
 def measure(workers: int, global_batch_size: int, choice: str, **kwargs) -> list[parallel.ScalingResult]:
-    """Run the chosen frameworks with these settings (what the button does)."""
+    """Run the chosen frameworks with these settings (what the button does); each launch is
+    stopped after :data:`LAUNCH_TIMEOUT_S` seconds unless ``timeout`` says otherwise."""
+    kwargs.setdefault("timeout", LAUNCH_TIMEOUT_S)
     batch = effective_batch(global_batch_size, workers)
     found = []
     for framework in frameworks_for(choice):
