@@ -778,7 +778,8 @@ def measure_scaling(framework: str, workers: int = 2, global_batch_sizes=(64, 51
 
     The sequential run (one worker on the whole global batch) is, for PyTorch, rank 0 alone in
     the same launch before the others join (they wait in a barrier, using no CPU); for
-    TensorFlow, a launch of one worker of the same program. (In a multi-worker TensorFlow
+    TensorFlow, a launch of one worker of the same program, started with the parallel launch
+    but timed after it (:func:`_tf_scaling_runs`). (In a multi-worker TensorFlow
     process, a step outside ``strategy.run`` measured about 1.8 times slower than the same step
     in a process of its own, which would flatter the parallel run.) Each worker's device is
     :func:`worker_device`'s choice: one GPU each when this machine has a GPU per worker, else
@@ -799,12 +800,7 @@ def measure_scaling(framework: str, workers: int = 2, global_batch_sizes=(64, 51
         parallel_run = torchrun("sidebyside.parallel", workers, ["torch-scaling", *args], timeout=timeout, module=True).check()
         sequential_run = parallel_run
     else:
-        gpus = tf_gpu_count()
-        sequential_run = tf_workers("sidebyside.parallel", 1, ["tf-scaling", *args], timeout=timeout, module=True,
-                                    env_for=lambda i: tf_worker_env(i, workers, gpus)).check()  # worker 0's device
-        parallel_run = sequential_run if workers == 1 else tf_workers(
-            "sidebyside.parallel", workers, ["tf-scaling", *args], timeout=timeout, module=True,
-            env_for=lambda i: tf_worker_env(i, workers, gpus)).check()
+        sequential_run, parallel_run = _tf_scaling_runs(workers, args, timeout)
     seconds = time.monotonic() - start
     rows: dict[int, dict] = {}
     for record in parallel_run.results():
@@ -819,6 +815,37 @@ def measure_scaling(framework: str, workers: int = 2, global_batch_sizes=(64, 51
         ScalingResult(name, workers, b, rows[b]["device"], rows[b]["sequential"], [rows[b]["ranks"][r] for r in range(workers)], seconds)
         for b in sizes
     ]
+
+
+def _tf_scaling_runs(workers: int, args: list[str], timeout: float) -> tuple[RunResult, RunResult]:
+    """The sequential and the parallel TensorFlow launches of :func:`measure_scaling`. Both
+    start together, so that their start-up (importing TensorFlow: seconds) overlaps, but no
+    step is timed while the other launch computes: the parallel workers time their steps once
+    the sequential worker is set up and waiting, and the sequential worker times its steps once
+    the parallel launch has ended."""
+    import threading
+
+    gpus = tf_gpu_count()
+    env_for = lambda i: tf_worker_env(i, workers, gpus)  # noqa: E731 (the sequential run: worker 0's device)
+    if workers == 1:
+        run = tf_workers("sidebyside.parallel", 1, ["tf-scaling", *args], timeout=timeout, module=True, env_for=env_for).check()
+        return run, run
+    folder = Path(tempfile.mkdtemp(prefix="tf-scaling-"))
+    ready, go = folder / "sequential-ready", folder / "parallel-done"
+    wait = ["--wait-timeout", str(timeout)]
+    found: dict[str, RunResult] = {}
+    sequential = threading.Thread(target=lambda: found.update(sequential=tf_workers(
+        "sidebyside.parallel", 1, ["tf-scaling", *args, "--ready-file", str(ready), "--wait-for", str(go), *wait],
+        timeout=timeout, module=True, env_for=env_for)))
+    sequential.start()
+    try:
+        parallel_run = tf_workers("sidebyside.parallel", workers, ["tf-scaling", *args, "--wait-for", str(ready), *wait],
+                                  timeout=timeout, module=True, env_for=env_for)
+    finally:
+        go.touch()  # the sequential worker may time its steps now (or stop waiting, if this failed)
+        sequential.join()
+        shutil.rmtree(folder, ignore_errors=True)
+    return found["sequential"].check(), parallel_run.check()
 
 
 def scaling_table(results: list[ScalingResult]) -> str:
@@ -903,6 +930,9 @@ def _scaling_args(argv: list[str]):
     parser.add_argument("--batch-sizes", required=True)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--ready-file", default="")  # created once set up (imports done)
+    parser.add_argument("--wait-for", default="")  # a file to wait for before the timed steps
+    parser.add_argument("--wait-timeout", type=float, default=120.0)
     args = parser.parse_args(argv)
     args.batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
     return args
@@ -963,6 +993,20 @@ def _torch_scaling_worker(argv: list[str]) -> None:
     dist.destroy_process_group()
 
 
+def _ready_then_wait(args) -> None:
+    """Say this worker is set up (``--ready-file``), then wait for ``--wait-for`` (at most
+    ``--wait-timeout`` s, then fail): how :func:`measure_scaling` lets the sequential TensorFlow
+    run start up while the parallel one does, and time its steps only once the other is done."""
+    if args.ready_file:
+        Path(args.ready_file).touch()
+    if args.wait_for:
+        deadline = time.monotonic() + args.wait_timeout
+        while not Path(args.wait_for).exists():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"waited {args.wait_timeout:g} s for {args.wait_for}: the other run never got there")
+            time.sleep(0.05)
+
+
 def _tf_scaling_worker(argv: list[str]) -> None:
     """MultiWorkerMirroredStrategy on the MLP, each worker on its share, timed per step."""
     args = _scaling_args(argv)
@@ -981,6 +1025,7 @@ def _tf_scaling_worker(argv: list[str]) -> None:
     X = tf.random.stateless_normal((largest, f), seed=[0, 0])
     y = tf.random.stateless_uniform((largest,), seed=[0, 1], maxval=c, dtype=tf.int32)
     per_example = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction=None)
+    _ready_then_wait(args)
 
     def make_step(model, optimizer, batch):
         @tf.function
