@@ -52,9 +52,12 @@ class-setup: setup
 	scripts/install-postgresql
 	scripts/install-hub-proxy
 
-# Tests also need a browser (Debian's Chromium, installed when missing and possible) and the class parts.
+# Tests also need a browser (Debian's Chromium, installed when missing and possible), the class
+# parts, and the Colab profile: Colab's package versions (requirements-colab.txt) built once into
+# .venv/colab, reused while unchanged, with the time it took printed (tests/test_colab.py).
 test-setup: class-setup
 	scripts/install-chromium
+	scripts/install-colab-profile $(BIN)/python
 
 # Regenerate exercises/ from solutions/ (never edit exercises/ by hand).
 exercises: setup

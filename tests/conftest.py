@@ -16,7 +16,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", TF_LOG_LEVEL)
 
 #: Modules whose tests for one assignment share nothing with another's: `make test` spreads
 #: their assignments over the workers (each assignment's nbgrader runs take minutes).
-SPLIT_BY_ASSIGNMENT = {"test_assignments", "test_grading"}
+SPLIT_BY_ASSIGNMENT = {"test_assignments", "test_grading", "test_colab"}
 
 
 def schedule_group(nodeid: str) -> str:
