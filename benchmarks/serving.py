@@ -3,7 +3,9 @@
     .venv/bin/python benchmarks/serving.py [--requests 100] [--concurrency 1 4 8] [--batch 1 32 128]
 
 Starts TorchServe and the TensorFlow Serving REST server (TensorFlow Serving when
-``tensorflow_model_server`` is on PATH, else KServe) on loopback with the same digits model,
+``tensorflow_model_server`` is on PATH, else the stand-in, labelled "KServe V1 (TF Serving's REST
+protocol)" in every row: KServe's Python server with the course's predictor) on loopback with the
+same digits model,
 measures cold start (launch to first answer) and resident memory of each server's processes,
 then p50/p99 latency and throughput for every concurrency level and batch size, and in-process
 inference of the same exported models as the baseline. Prints a table (and ``--json`` writes
@@ -61,7 +63,7 @@ def main(argv=None) -> int:
 
     servers, starting = {}, {}
     for name, start in (("TorchServe", lambda: serving.start_torchserve(work / "store", wait=False)),
-                        ("TF Serving REST", lambda: serving.start_tf_serving(work / "saved", "digits", wait=False))):
+                        ("TensorFlow", lambda: serving.start_tf_serving(work / "saved", "digits", wait=False))):
         try:
             starting[name] = start()  # as in the lesson: both start at once
         except serving.ServerError as error:
@@ -72,16 +74,16 @@ def main(argv=None) -> int:
         except serving.ServerError as error:
             print(f"{name}: not started: {error}")
     try:
-        print(f"{'server':34}{'cold start s':>13}{'memory MB':>11}")
+        print(f"{'server':40}{'cold start s':>13}{'memory MB':>11}")
         for name, server in servers.items():
             ready = getattr(server, "ready_seconds", server.start_seconds)
-            label = name + (f" ({server.backend})" if name == "TF Serving REST" else "")
-            print(f"{label:34}{ready:>13.1f}{server.memory_mb():>11.0f}")
+            label = server.label if name == "TensorFlow" else name
+            print(f"{label:40}{ready:>13.1f}{server.memory_mb():>11.0f}")
         targets = {}
         if "TorchServe" in servers:
             targets["TorchServe"] = (servers["TorchServe"].predict_url("digits"), serving.torch_predict_body)
-        if "TF Serving REST" in servers:
-            targets["TF Serving REST"] = (servers["TF Serving REST"].predict_url, serving.tf_predict_body)
+        if "TensorFlow" in servers:  # named for what it is: TensorFlow Serving, or the KServe stand-in
+            targets[servers["TensorFlow"].label] = (servers["TensorFlow"].predict_url, serving.tf_predict_body)
         rows = serving.measure(targets, X, concurrency_levels=args.concurrency, batch_sizes=args.batch, requests=args.requests, max_seconds=120)
         module = program.module()
         signature = tf.saved_model.load(str(work / "saved")).signatures["serving_default"]
@@ -99,9 +101,9 @@ def main(argv=None) -> int:
     finally:
         for server in servers.values():
             server.stop()
-    print(f"\n{'server':24}{'batch':>6}{'clients':>8}{'p50 ms':>9}{'p99 ms':>9}{'req/s':>9}{'rows/s':>10}")
+    print(f"\n{'server':40}{'batch':>6}{'clients':>8}{'p50 ms':>9}{'p99 ms':>9}{'req/s':>9}{'rows/s':>10}")
     for row in rows:
-        print(f"{row['server']:24}{row['batch_size']:>6}{row['concurrency']:>8}{row['p50_ms']:>9.2f}{row['p99_ms']:>9.2f}{row['requests_per_s']:>9.0f}{row['rows_per_s']:>10.0f}")
+        print(f"{row['server']:40}{row['batch_size']:>6}{row['concurrency']:>8}{row['p50_ms']:>9.2f}{row['p99_ms']:>9.2f}{row['requests_per_s']:>9.0f}{row['rows_per_s']:>10.0f}")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
     return 0

@@ -21,11 +21,15 @@ import time
 import types
 from pathlib import Path
 
+import nbformat
 import numpy as np
 import pytest
+from conftest import ROOT
 
 from sidebyside import serving
 from sidebyside.widgets import serving as dashboard
+
+LESSON = ROOT / "lessons" / "06-deployment.ipynb"
 
 needs_java = pytest.mark.skipif(serving.java_runtime() is None, reason="no Java runtime: TorchServe cannot start (run scripts/install-java)")
 needs_tf_server = pytest.mark.skipif(serving.tf_serving_backend()[0] is None, reason=serving.tf_serving_backend()[1])
@@ -73,10 +77,210 @@ def test_latency_summary_is_numpys_percentile_of_the_sorted_latencies():
         serving.latency_summary([], 1.0)
 
 
-def test_request_bodies_use_the_row_format():
+def test_request_bodies_use_the_row_format_or_the_columnar_one():
     X = np.arange(6, dtype=np.float32).reshape(2, 3)
     assert serving.torch_predict_body(X) == {"instances": [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]}
     assert serving.tf_predict_body(X, "serving_default") == {"instances": X.tolist(), "signature_name": "serving_default"}
+    assert serving.tf_predict_body(X, columnar=True) == {"inputs": X.tolist()}
+
+
+# --- TensorFlow Serving's predict API, as the course's KServe predictor answers it (issue 20 §2) ---------
+
+
+@pytest.fixture(scope="module")
+def saved_signatures(tmp_path_factory):
+    """A SavedModel with two signatures: one output (``serving_default``) and two (``both``)."""
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((4,), name="features"), keras.layers.Dense(3)])
+    module = tf.Module()
+    module.model = model
+
+    @tf.function(input_signature=[tf.TensorSpec((None, 4), tf.float32, name="pixels")])
+    def one(pixels):
+        return {"probabilities": tf.nn.softmax(module.model(pixels))}
+
+    @tf.function(input_signature=[tf.TensorSpec((None, 4), tf.float32, name="pixels")])
+    def both(pixels):
+        logits = module.model(pixels)
+        return {"probabilities": tf.nn.softmax(logits), "classes": tf.argmax(logits, axis=1)}
+
+    path = tmp_path_factory.mktemp("signatures") / "saved"
+    tf.saved_model.save(module, str(path), signatures={"serving_default": one, "both": both})
+    X = np.random.default_rng(0).random((3, 4), dtype=np.float32)
+    logits = model(X).numpy()
+    return serving._saved_model_signatures(tf.saved_model.load(str(path))), X, tf.nn.softmax(logits).numpy(), logits.argmax(1)
+
+
+def test_the_predictor_answers_both_formats_as_tensorflow_serving_does(saved_signatures):
+    """TensorFlow Serving's REST API (api_rest.md): row format -> "predictions", columnar -> "outputs";
+    one output: its values; several: one object per row (row format) or one object of tensors (columnar)."""
+    signatures, X, probabilities, classes = saved_signatures
+    rows = serving.tf_serving_predict({"instances": X.tolist()}, signatures)
+    assert list(rows) == ["predictions"] and np.allclose(rows["predictions"], probabilities, atol=1e-6), rows
+    named_rows = serving.tf_serving_predict({"instances": [{"pixels": row} for row in X.tolist()]}, signatures)
+    assert np.allclose(named_rows["predictions"], probabilities, atol=1e-6), named_rows
+    columns = serving.tf_serving_predict({"inputs": X.tolist()}, signatures)
+    assert list(columns) == ["outputs"] and np.allclose(columns["outputs"], probabilities, atol=1e-6), columns
+    named_columns = serving.tf_serving_predict({"inputs": {"pixels": X.tolist()}}, signatures)
+    assert np.allclose(named_columns["outputs"], probabilities, atol=1e-6), named_columns
+    several = serving.tf_serving_predict({"instances": X.tolist(), "signature_name": "both"}, signatures)
+    assert [sorted(row) for row in several["predictions"]] == [["classes", "probabilities"]] * 3, several
+    assert [row["classes"] for row in several["predictions"]] == classes.tolist()
+    several = serving.tf_serving_predict({"inputs": X.tolist(), "signature_name": "both"}, signatures)
+    assert sorted(several["outputs"]) == ["classes", "probabilities"] and several["outputs"]["classes"] == classes.tolist(), several
+
+
+def test_the_predictor_refuses_what_tensorflow_serving_refuses(saved_signatures):
+    """Neither or both formats, an unknown signature: TensorFlow Serving's own words; the rest, the course's."""
+    signatures, X, _, _ = saved_signatures
+    for body, message in (
+        ({"rows": X.tolist()}, "Missing 'inputs' or 'instances' key"),
+        ({"instances": X.tolist(), "inputs": X.tolist()}, "Not formatted correctly expecting only one of 'inputs' or 'instances' keys to exist"),
+        ({"instances": X.tolist(), "signature_name": "nope"}, 'Serving signature name: "nope" not found in signature def'),
+    ):
+        with pytest.raises(serving.PredictError) as caught:
+            serving.tf_serving_predict(body, signatures)
+        assert str(caught.value) == message
+    for body in ({"instances": []}, {"instances": [{"other": [0.0] * 4}]}, {"inputs": {"other": X.tolist()}}, {"instances": [["a"] * 4]}, [1, 2]):
+        with pytest.raises(serving.PredictError):
+            serving.tf_serving_predict(body, signatures)
+
+
+def test_the_kserve_stand_in_is_named_for_what_it_is(monkeypatch):
+    """Every number measured on KServe is labelled "KServe V1 (TF Serving's REST protocol)", never TensorFlow Serving."""
+    stand_in = serving.TFServingServer.__new__(serving.TFServingServer)
+    stand_in.backend = "kserve"
+    assert stand_in.label == "KServe V1 (TF Serving's REST protocol)"
+    stand_in.backend = "tensorflow_model_server"
+    assert stand_in.label == "TensorFlow Serving"
+    monkeypatch.setattr(serving.shutil, "which", lambda name, *args, **kwargs: None)
+    monkeypatch.setattr(serving, "kserve_site", lambda: Path("/somewhere/site-packages"))
+    backend, why = serving.tf_serving_backend()
+    assert backend == "kserve" and "stand-in" in why and "V1" in why and "predictor this course wrote" in why, why
+
+
+def test_version_folder_and_tensorflow_serving_command_lines(tmp_path):
+    """TensorFlow Serving reads MODEL_BASE_PATH/VERSION/saved_model.pb; its binary and its Docker image are started so."""
+    saved = tmp_path / "saved"
+    (saved / "variables").mkdir(parents=True)
+    (saved / "saved_model.pb").write_bytes(b"graph")
+    base = serving.version_folder(saved, tmp_path / "models" / "digits", version=1)
+    assert (base / "1" / "saved_model.pb").read_bytes() == b"graph" and (base / "1" / "variables").is_dir()
+    with pytest.raises(serving.ServerError, match="exists already"):
+        serving.version_folder(saved, base, version=1)
+    lines = serving.tf_serving_command_lines(base, "digits")
+    assert lines["tensorflow_model_server"] == ["tensorflow_model_server", "--port=8500", "--rest_api_port=8501", "--model_name=digits",
+                                                f"--model_base_path={base.resolve()}"]
+    assert lines["docker"] == ["docker", "run", "-t", "--rm", "-p", "8501:8501", "-v", f"{base.resolve()}:/models/digits", "-e", "MODEL_NAME=digits", "tensorflow/serving"]
+
+
+# --- Lesson 06: what it says and installs (issue 20 §1, §2) ----------------------------------------------
+
+
+def _lesson_cells():
+    return nbformat.read(LESSON, as_version=4).cells
+
+
+def test_lesson_06_colab_cell_pins_what_the_course_pins():
+    """Every package the Colab cell installs is pinned to requirements.txt's version; no apt-key."""
+    pins = {}
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if "==" in line:
+            name, version = line.split("==", 1)
+            pins[name.strip().lower()] = version.strip()
+    cell = next(c for c in _lesson_cells() if c.id == "l06-colab-extra")
+    installed = []
+    for line in cell.source.splitlines():
+        if "pip install" in line:
+            installed += [word for word in line.split("install", 1)[1].split() if not word.startswith("-")]
+    assert installed, f"the Colab cell installs nothing?\n{cell.source}"
+    unpinned = [word for word in installed if "==" not in word]
+    assert not unpinned, f"the Colab cell installs {unpinned} unpinned: pin the versions in requirements.txt"
+    wrong = {name: (version, pins.get(name.lower())) for name, version in (word.split("==", 1) for word in installed) if pins.get(name.lower()) != version}
+    assert not wrong, f"the Colab cell's pins differ from requirements.txt (Colab pin, requirements pin): {wrong}"
+    assert "executorch" in {word.split("==")[0] for word in installed}, "the Colab cell should install ExecuTorch (beside its torch)"
+    commands = "\n".join(line for line in cell.source.splitlines() if not line.strip().startswith("#"))
+    assert "apt-key" not in commands, "apt-key is deprecated: put the repository's key in a keyring and name it with signed-by"
+    assert "signed-by=" in commands and "gpg --dearmor" in commands, commands
+
+
+def test_lesson_06_names_what_really_runs():
+    """The stand-in is labelled as KServe wherever a number is shown; TensorFlow Serving's real command lines,
+    the model API before POST /models, and the deprecation notice's date are explained."""
+    cells = _lesson_cells()
+    text = "\n".join(c.source for c in cells)
+    assert "TF Serving REST" not in text, "the KServe stand-in must not be labelled 'TF Serving REST'"
+    code = "\n".join(c.source for c in cells if c.cell_type == "code")
+    for call in ("tf_server.label", "serving.tf_serving_command_lines(", "serving.version_folder("):
+        assert call in code, f"lesson 06's code should use {call}"
+    assert "tf_server.backend" not in code, "name the TensorFlow server by its label, not its backend's short name"
+    markdown = "\n".join(c.source for c in cells if c.cell_type == "markdown")
+    for phrase in ("tensorflow_model_server --rest_api_port=8501 --model_name=digits --model_base_path=", "docker run -p 8501:8501",
+                   "tensorflow/serving", "digits/1/saved_model.pb", '{"inputs":', '{"outputs":', "KServe V1 (TF Serving's REST protocol)",
+                   "0.4.0", "archived", "scheduled for deletion in TF 2.20"):
+        assert phrase in markdown, f"lesson 06's text should show {phrase!r}"
+    assert markdown.index("enable_model_api=true") < markdown.index("POST /models"), "say that start_torchserve enables the model API before teaching POST /models"
+
+
+def test_dashboard_rows_carry_the_servers_names_in_full():
+    rows = [{"server": "KServe V1 (TF Serving's REST protocol)", "requests": 3, "p50_ms": 1.0, "p99_ms": 2.0, "requests_per_s": 5.0, "rows_per_s": 5.0},
+            {"server": "TorchServe", "requests": 3, "p50_ms": 1.0, "p99_ms": 2.0, "requests_per_s": 5.0, "rows_per_s": 5.0}]
+    lines = dashboard.results_table(rows).splitlines()
+    assert lines[1].startswith("KServe V1 (TF Serving's REST protocol)  "), lines
+    assert len({len(line) for line in lines}) == 1, f"the table's columns should line up: {lines}"
+
+
+RUN_LESSON = textwrap.dedent("""
+    import json, sys
+    from pathlib import Path
+    from sidebyside import notebooks
+    try:
+        run = notebooks.run(Path(sys.argv[1]))
+    except Exception as error:  # the first cell that failed
+        print("REPORT " + json.dumps({"failed": f"{type(error).__name__}: {error}"[-3000:]}))
+        raise SystemExit(0)
+    outputs = {c.id: "".join(o.get("text", "") for o in c.get("outputs", [])) for c in run.notebook.cells if c.cell_type == "code"}
+    errors = [(c.id, o.get("ename")) for c in run.notebook.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    print("REPORT " + json.dumps({"outputs": outputs, "errors": errors, "executable": sys.executable}))
+""")
+
+
+@pytest.mark.notebook
+def test_lesson_06_runs_where_no_server_can_start(tmp_path):
+    """Colab: no Java, no KServe, no tensorflow_model_server, and an interpreter whose folder does not
+    hold pip's scripts (/usr/bin/python3 beside /usr/local/bin/torch-model-archiver). Every cell runs,
+    and each server that cannot start says why in one line, never with a traceback."""
+    venv = Path(sys.prefix)
+    colab_like = tmp_path / "colab-like"  # the same environment, reached through an interpreter in another folder
+    (colab_like / "bin").mkdir(parents=True)
+    (colab_like / "bin" / "python3").symlink_to(Path(sys.executable).resolve())
+    (colab_like / "pyvenv.cfg").write_text((venv / "pyvenv.cfg").read_text())
+    for folder in ("lib", "lib64"):
+        if (venv / folder).exists():
+            (colab_like / folder).symlink_to(venv / folder, target_is_directory=True)
+    env = dict(os.environ, JAVA_HOME=str(tmp_path / "no-java"), SIDEBYSIDE_KSERVE_PREFIX=str(tmp_path / "no-kserve"),
+               MPLBACKEND="module://matplotlib_inline.backend_inline")
+    # pip's scripts on PATH, but not beside the interpreter (Colab: /usr/local/bin); no tensorflow_model_server
+    env["PATH"] = os.pathsep.join([str(colab_like / "bin"), str(venv / "bin")] + [d for d in env.get("PATH", "").split(os.pathsep)
+                                                                if d and not (Path(d) / "tensorflow_model_server").exists()])
+    env.pop("SIDEBYSIDE_DEVICE", None)
+    result = subprocess.run([str(colab_like / "bin" / "python3"), "-c", RUN_LESSON, str(LESSON)], env=env, capture_output=True, text=True, timeout=600)
+    line = next((line for line in result.stdout.splitlines() if line.startswith("REPORT ")), None)
+    assert line, f"the lesson's runner reported nothing:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
+    report = json.loads(line[len("REPORT "):])
+    assert "failed" not in report, f"a cell of lesson 06 failed where no server can start: {report.get('failed')}"
+    assert report["executable"] == str(colab_like / "bin" / "python3"), report["executable"]
+    outputs = report["outputs"]
+    assert not report["errors"], report["errors"]
+    for cell_id, what in (("l06-start-torch", "No Java runtime"), ("l06-start-tf", "No TensorFlow Serving REST server can start here")):
+        lines = [line for line in outputs[cell_id].splitlines() if line.startswith("NOT STARTED")]
+        assert len(lines) == 1 and what in lines[0], f"{cell_id} should say in one line why its server did not start, got {outputs[cell_id]!r}"
+    assert "digits.mar holds" in outputs["l06-handler-torch"], f"the archive should be made wherever torch-model-archiver is installed: {outputs['l06-handler-torch']!r}"
+    assert "Traceback" not in "".join(outputs.values())
 
 
 class _Echo(http.server.BaseHTTPRequestHandler):
@@ -198,6 +402,28 @@ def test_a_server_that_dies_at_start_says_so(tmp_path):
     assert serving.running_servers() == []
 
 
+@needs_tf_server
+def test_cold_start_is_measured_from_launch_even_when_wait_is_called_late(tmp_path):
+    """Lesson 06 runs other sections while its servers start: the cold start is when the server first
+    answered (a thread polls from launch), not when the notebook got round to waiting."""
+    import keras
+
+    serving.export_keras(keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]), tmp_path / "saved")
+    server = serving.start_tf_serving(tmp_path / "saved", "m", wait=False)
+    try:
+        deadline = time.monotonic() + 240
+        while server.ready_at == float("inf") and time.monotonic() < deadline:
+            server.check()
+            time.sleep(0.2)
+        time.sleep(3)  # the notebook is busy elsewhere
+        waited = time.monotonic()
+        server.wait()
+        assert server.ready_seconds <= waited - server.launched_at - 2.5, (
+            f"cold start {server.ready_seconds:.1f} s should end when the server first answered, not at wait() ({waited - server.launched_at:.1f} s)")
+    finally:
+        server.stop()
+
+
 # --- Real servers, and nothing left behind ----------------------------------------------------------
 
 CHILD = textwrap.dedent("""
@@ -222,10 +448,12 @@ CHILD = textwrap.dedent("""
     report = {
         "torch_difference": float(np.abs(np.array(ts.predict("digits", X)["predictions"]) - torch_expected).max()),
         "tf_difference": float(np.abs(np.array(tfs.predict(X)["predictions"]) - tf.nn.softmax(keras_model(X)).numpy()).max()),
+        "tf_columnar_difference": float(np.abs(np.array(tfs.predict(X, columnar=True)["outputs"]) - tf.nn.softmax(keras_model(X)).numpy()).max()),
         "models": ts.management("/models"),
         "status": tfs.status(),
         "backend": tfs.backend,
-        "inputs_answer": None,
+        "inputs_answer": tfs.predict(X, columnar=True),
+        "label": tfs.label,
         "pids": [],
         "ready": [ts.ready_seconds, tfs.ready_seconds],
         "memory_mb": [ts.memory_mb(), tfs.memory_mb()],
@@ -261,6 +489,9 @@ def test_both_servers_answer_and_vanish_when_their_parent_is_killed(tmp_path):
             child.wait()
     assert report is not None, "the child never reported:\n" + "".join(lines[-40:])
     assert report["torch_difference"] < 1e-5 and report["tf_difference"] < 1e-5, report
+    assert report["tf_columnar_difference"] < 1e-5, report
+    assert list(report["inputs_answer"]) == ["outputs"], f"the columnar format is answered with 'outputs', got {report['inputs_answer']}"
+    assert report["label"] == serving.TF_SERVER_LABELS[report["backend"]], report
     assert report["models"] == {"models": [{"modelName": "digits", "modelUrl": "digits.mar"}]}, report["models"]
     assert report["status"], report
     pids = report["pids"]

@@ -7,13 +7,17 @@ process group, stopped at interpreter exit, told to exit when its parent dies, c
 - :func:`start_torchserve`: PyTorch's TorchServe (PyPI ``torchserve`` and
   ``torch-model-archiver``). Its front end is a Java program (a Java 11+ runtime is needed:
   ``scripts/install-java`` installs Debian's), which starts one Python worker per model copy.
-- :func:`start_tf_serving`: a server that speaks TensorFlow Serving's REST protocol
-  (``POST /v1/models/NAME:predict`` with ``{"instances": ...}``, answering ``{"predictions": ...}``)
-  for a SavedModel. It is TensorFlow Serving's own ``tensorflow_model_server`` when that binary is
-  on ``PATH`` (Colab, TensorFlow Serving's Docker image: it is on neither PyPI nor Debian);
-  everywhere else, KServe's Python model server (PyPI ``kserve``, maintained by the KServe
-  project, whose "V1" protocol is TensorFlow Serving's), with a small :class:`kserve.Model` that
-  runs the SavedModel's serving signature. The client code is the same for both.
+- :func:`start_tf_serving`: a SavedModel served over TensorFlow Serving's REST protocol
+  (``POST /v1/models/NAME:predict``: the row format ``{"instances": ...}`` answered with
+  ``{"predictions": ...}``, the columnar format ``{"inputs": ...}`` with ``{"outputs": ...}``).
+  It is TensorFlow Serving itself, ``tensorflow_model_server``, when that binary is on ``PATH``
+  (Colab, TensorFlow Serving's Docker image: it is on neither PyPI nor Debian). Everywhere else
+  it is a stand-in: KServe's Python model server (PyPI ``kserve``) speaking KServe's "V1"
+  protocol, which KServe's documentation says is *based on* TensorFlow Serving's REST API, with
+  a predictor this course wrote (:func:`tf_serving_predict`, run in KServe by ``_run_kserve``).
+  Wherever a number measured on it is shown, it is called :data:`TF_SERVER_LABELS` ``["kserve"]``,
+  "KServe V1 (TF Serving's REST protocol)", never TensorFlow Serving. The client code is the same
+  for both.
 
 KServe beside the course's pins
 -------------------------------
@@ -52,9 +56,11 @@ from .servers import HOST, NO_SERVERS_ENV_VAR, PortInUseError, Server, ServerDie
 
 __all__ = [
     "HOST", "JavaMissingError", "KSERVE_VERSION", "PortInUseError", "ServerDiedError", "ServerError", "TFServingServer",
+    "PredictError", "TF_SERVER_LABELS", "TF_SERVING_BOTH_KEYS", "TF_SERVING_MISSING_KEY",
     "TorchServeHandler", "TorchServeServer", "archive_torch_model", "burst", "export_keras", "export_torch", "install_kserve",
     "java_runtime", "kserve_site", "latency_summary", "post_json", "running_servers", "start_tf_serving", "start_torchserve",
-    "tf_serving_backend", "torch_predict_body", "tf_predict_body",
+    "tf_serving_backend", "tf_serving_command_lines", "tf_serving_predict", "torch_predict_body", "tf_predict_body",
+    "version_folder",
 ]
 
 #: The KServe release the course installs into ``.venv/kserve`` (see the module's docstring).
@@ -137,6 +143,30 @@ def _spawn(cls, name: str, entry_point: str, args: list[str], *, port: int | Non
         server._cleanup.append(cleanup)
     _servers._RUNNING.append(server)
     return server
+
+
+def _watch_readiness(server, models_ready=None, timeout: float = 240.0) -> None:
+    """Note when ``server`` first answers its ready path (``server.answered_at``) and then when
+    ``models_ready()`` is first true (``server.ready_at``), from a daemon thread that polls every
+    0.1 s. So a cold start is measured from launch to the first answer even when ``wait()`` is
+    called later: lesson 06 runs other sections while its servers start."""
+
+    def watch():
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and server.running:
+            try:
+                if server.answered_at == float("inf"):
+                    with urllib.request.urlopen(server.url + server.ready_path, timeout=2) as response:
+                        if response.status == 200:
+                            server.answered_at = time.monotonic()
+                if server.answered_at < float("inf") and (models_ready is None or models_ready()):
+                    server.ready_at = time.monotonic() if models_ready is not None else server.answered_at
+                    return
+            except Exception:  # noqa: BLE001 - not up yet (refused, 503, no worker): poll again
+                pass
+            time.sleep(0.1)
+
+    threading.Thread(target=watch, name=f"sidebyside-{server.name}-readiness", daemon=True).start()
 
 
 # --- 2. TorchServe ----------------------------------------------------------------------------
@@ -275,6 +305,12 @@ class TorchServeServer(Server):
     config_path: Path | None = None  # the config.properties TorchServe was started with
     launched_at: float = float("nan")
     ready_seconds: float = float("nan")  # from launch to every model's workers being ready
+    answered_at: float = float("inf")  # when it first answered /ping, as _watch_readiness saw it
+    ready_at: float = float("inf")  # when every model first had a ready worker, as _watch_readiness saw it
+
+    def models_ready(self) -> bool:
+        """Whether every model has a READY worker now."""
+        return all(any(w.get("status") == "READY" for w in self.management(f"/models/{n}")[0].get("workers", [])) for n in self.model_names)
 
     @property
     def management_url(self) -> str:
@@ -326,10 +362,10 @@ class TorchServeServer(Server):
         :attr:`start_seconds` and :attr:`ready_seconds` (from launch). Stops it on failure."""
         try:
             if not self.start_seconds == self.start_seconds:  # NaN: not waited for yet
-                self.start_seconds = self.wait_until_ready(timeout) - self.launched_at
+                self.start_seconds = min(self.wait_until_ready(timeout), self.answered_at) - self.launched_at
             if self.model_names and not self.ready_seconds == self.ready_seconds:
                 remaining = max(10.0, timeout - (time.monotonic() - self.launched_at))
-                self.ready_seconds = self.wait_for_models(timeout=remaining) - self.launched_at
+                self.ready_seconds = min(self.wait_for_models(timeout=remaining), self.ready_at) - self.launched_at
         except ServerError:
             self.stop()
             raise
@@ -405,7 +441,10 @@ def start_torchserve(model_store, models=None, *, port: int | None = None, host:
     (names of ``.mar`` files there; default: all), and wait until each model answers. Lesson 06.
 
     The inference API listens on ``port`` (a free one by default), the management and metrics
-    APIs on two more free ports. Token authorization is off and the model API on (loopback only).
+    APIs on two more free ports. Token authorization is off (``disable_token_authorization=true``)
+    and the model API on (``enable_model_api=true``): TorchServe 0.12 turns the first on and the
+    second off by default, so that ``POST /models`` and ``DELETE /models/NAME`` (register and
+    unregister a model) answer only where they are enabled; this server listens on loopback only.
     With ``wait=False`` it returns at once; ``server.wait()`` then waits (lesson 06 starts both
     servers so, to let them start together).
     """
@@ -438,6 +477,7 @@ def start_torchserve(model_store, models=None, *, port: int | None = None, host:
     server.management_port, server.metrics_port = management_port, metrics_port
     server.config_path = home / "config.properties"
     server.model_names = tuple(m[: -len(".mar")] for m in models)
+    _watch_readiness(server, server.models_ready if server.model_names else None, timeout)
     return server.wait(timeout) if wait else server
 
 
@@ -463,6 +503,14 @@ def kserve_site() -> Path | None:
     return None
 
 
+#: What lesson 06, its dashboard and benchmarks/serving.py call each backend of
+#: :func:`start_tf_serving` wherever they show a number measured on it.
+TF_SERVER_LABELS = {
+    "tensorflow_model_server": "TensorFlow Serving",
+    "kserve": "KServe V1 (TF Serving's REST protocol)",
+}
+
+
 def tf_serving_backend() -> tuple[str | None, str]:
     """Which TensorFlow Serving REST server :func:`start_tf_serving` would start, and why."""
     binary = shutil.which("tensorflow_model_server")
@@ -470,9 +518,10 @@ def tf_serving_backend() -> tuple[str | None, str]:
         return "tensorflow_model_server", f"TensorFlow Serving's own server is on PATH ({binary})"
     if kserve_site() is not None:
         return "kserve", (
-            "tensorflow_model_server is not on PATH (it is on neither PyPI nor Debian), so the same SavedModel is "
-            f"served by KServe {KSERVE_VERSION}'s Python model server, which speaks TensorFlow Serving's REST protocol "
-            f"(KServe's 'V1' protocol); installed in {kserve_prefix()}"
+            "tensorflow_model_server is not on PATH (it is on neither PyPI nor Debian), so a stand-in serves the same "
+            f"SavedModel: KServe {KSERVE_VERSION}'s Python model server, over KServe's V1 protocol (based on TensorFlow "
+            "Serving's REST API), with a predictor this course wrote (sidebyside.serving.tf_serving_predict); "
+            f"installed in {kserve_prefix()}"
         )
     return None, (
         "neither tensorflow_model_server (TensorFlow Serving's binary: Colab, its Docker image) nor KServe is "
@@ -481,12 +530,19 @@ def tf_serving_backend() -> tuple[str | None, str]:
 
 
 class TFServingServer(Server):
-    """A running TensorFlow Serving REST server (TensorFlow Serving itself, or KServe)."""
+    """A running TensorFlow Serving REST server (TensorFlow Serving itself, or the KServe stand-in)."""
 
     backend: str = ""
     model_name: str = ""
     launched_at: float = float("nan")
     ready_seconds: float = float("nan")
+    answered_at: float = float("inf")
+    ready_at: float = float("inf")  # when the model first answered, as _watch_readiness saw it
+
+    @property
+    def label(self) -> str:
+        """What it is, for every table and chart: "TensorFlow Serving" or "KServe V1 (TF Serving's REST protocol)"."""
+        return TF_SERVER_LABELS.get(self.backend, self.backend)
 
     @property
     def predict_url(self) -> str:
@@ -498,24 +554,134 @@ class TFServingServer(Server):
         if self.ready_seconds == self.ready_seconds:
             return self
         try:
-            self.start_seconds = self.ready_seconds = self.wait_until_ready(timeout) - self.launched_at
+            self.start_seconds = self.ready_seconds = min(self.wait_until_ready(timeout), self.ready_at) - self.launched_at
         except ServerError:
             self.stop()
             raise
         return self
 
-    def predict(self, instances, *, signature_name: str | None = None, timeout: float = 30.0):
-        """POST ``{"instances": ...}`` to ``/v1/models/NAME:predict``; the parsed answer."""
+    def predict(self, instances, *, signature_name: str | None = None, columnar: bool = False, timeout: float = 30.0):
+        """POST ``{"instances": ...}`` (or, with ``columnar=True``, ``{"inputs": ...}``) to
+        ``/v1/models/NAME:predict``; the parsed answer (``{"predictions": ...}``, or ``{"outputs": ...}``)."""
         self.check()
-        body = {"instances": _plain(instances)}
-        if signature_name:
-            body["signature_name"] = signature_name
-        return _json_request(self.predict_url, body, timeout=timeout)
+        return _json_request(self.predict_url, tf_predict_body(instances, signature_name, columnar=columnar), timeout=timeout)
 
     def status(self, timeout: float = 10.0):
         """``GET /v1/models/NAME``: the model's status, in each server's own format."""
         self.check()
         return _json_request(f"{self.url}/v1/models/{self.model_name}", timeout=timeout)
+
+
+# --- TensorFlow Serving's predict API, as the course's KServe predictor answers it -------------
+
+#: TensorFlow Serving's own error messages for a body with neither or both of the two formats
+#: (tensorflow_serving/util/json_tensor.cc): :func:`tf_serving_predict` answers those mistakes
+#: with the same words. Its other refusals are in the course's own words.
+TF_SERVING_MISSING_KEY = "Missing 'inputs' or 'instances' key"
+TF_SERVING_BOTH_KEYS = "Not formatted correctly expecting only one of 'inputs' or 'instances' keys to exist"
+
+
+class PredictError(ValueError):
+    """A predict request :func:`tf_serving_predict` refuses; ``str()`` is the ``{"error": ...}`` text."""
+
+
+def _tf_serving_signature_not_found(name: str) -> str:
+    # TensorFlow Serving's words (tensorflow_serving/servables/tensorflow/util.cc).
+    return f'Serving signature name: "{name}" not found in signature def'
+
+
+def tf_serving_predict(payload, signatures: dict, default_signature: str = "serving_default"):
+    """Answer the body of a ``POST /v1/models/NAME:predict`` as TensorFlow Serving's REST API does.
+
+    ``signatures``: ``{name: (input_dtypes, run)}``, where ``input_dtypes`` is ``{input name:
+    NumPy dtype}`` and ``run(feeds)`` returns ``{output name: array}`` for ``{input name: array}``.
+    ``"signature_name"`` in the body picks one (default ``serving_default``).
+
+    - Row format, ``{"instances": [...]}``: one entry per row, a value (one input) or an object of
+      named inputs; answered ``{"predictions": ...}``: the output's rows (one output) or one
+      object of named outputs per row.
+    - Columnar format, ``{"inputs": ...}``: one tensor (one input) or an object of named tensors;
+      answered ``{"outputs": ...}``: the tensor (one output) or an object of named tensors.
+
+    Raises :class:`PredictError` for a body TensorFlow Serving would refuse: with neither or
+    both keys, TensorFlow Serving's own message (:data:`TF_SERVING_MISSING_KEY`,
+    :data:`TF_SERVING_BOTH_KEYS`); an unknown signature, its words too; anything else, the
+    course's own words. Used by the course's KServe predictor; testable without KServe.
+    """
+    import numpy as np
+
+    if not isinstance(payload, dict):
+        raise PredictError(f"the request body must be a JSON object, got {type(payload).__name__}")
+    name = payload.get("signature_name") or default_signature
+    if name not in signatures:
+        raise PredictError(_tf_serving_signature_not_found(name))
+    input_dtypes, run = signatures[name]
+    names = list(input_dtypes)
+    rows, columns = "instances" in payload, "inputs" in payload
+    if rows and columns:
+        raise PredictError(TF_SERVING_BOTH_KEYS)
+    if not rows and not columns:
+        raise PredictError(TF_SERVING_MISSING_KEY)
+    if rows:
+        instances = payload["instances"]
+        if not isinstance(instances, list) or not instances:
+            raise PredictError(f'"instances" must be a non-empty list of rows (the row format), got {json.dumps(instances)[:80]}')
+        if all(isinstance(row, dict) for row in instances):
+            missing = sorted({n for row in instances for n in names if n not in row})
+            if missing:
+                raise PredictError(f"an instance has no value for the input(s) {missing}; this signature's inputs: {names}")
+            values = {n: [row[n] for row in instances] for n in names}
+        elif len(names) == 1:
+            values = {names[0]: instances}
+        else:
+            raise PredictError(f"this signature has the inputs {names}: send each instance as an object of named inputs")
+    else:
+        given = payload["inputs"]
+        if isinstance(given, dict) and (len(names) > 1 or set(given) == set(names)):
+            if set(given) != set(names):
+                raise PredictError(f'"inputs" names {sorted(given)}; this signature\'s inputs: {names}')
+            values = dict(given)
+        elif len(names) == 1:
+            values = {names[0]: given}
+        else:
+            raise PredictError(f'this signature has the inputs {names}: send "inputs" as an object of named tensors')
+    feeds = {}
+    for n, value in values.items():
+        try:
+            feeds[n] = np.asarray(value, dtype=input_dtypes[n])
+        except (TypeError, ValueError) as error:
+            raise PredictError(f"input {n!r}: {error}") from None
+    try:
+        outputs = {k: np.asarray(v) for k, v in run(feeds).items()}
+    except (TypeError, ValueError) as error:  # shapes the signature does not accept
+        raise PredictError(f"the signature {name!r} refused the input: {' '.join(str(error).split())[:300]}") from None
+    if rows:
+        if len(outputs) == 1:
+            return {"predictions": next(iter(outputs.values())).tolist()}
+        count = len(next(iter(outputs.values())))
+        return {"predictions": [{k: v[i].tolist() for k, v in outputs.items()} for i in range(count)]}
+    if len(outputs) == 1:
+        return {"outputs": next(iter(outputs.values())).tolist()}
+    return {"outputs": {k: v.tolist() for k, v in outputs.items()}}
+
+
+def _saved_model_signatures(loaded) -> dict:
+    """:func:`tf_serving_predict`'s ``signatures`` for a loaded SavedModel."""
+    import tensorflow as tf
+
+    signatures = {}
+    for name, function in loaded.signatures.items():
+        dtypes = {n: spec.dtype.as_numpy_dtype for n, spec in function.structured_input_signature[1].items()}
+
+        def run(feeds, function=function):
+            try:
+                result = function(**{k: tf.constant(v) for k, v in feeds.items()})
+            except tf.errors.InvalidArgumentError as error:
+                raise ValueError(error.message) from None
+            return {k: v.numpy() for k, v in result.items()}
+
+        signatures[name] = (dtypes, run)
+    return signatures
 
 
 def _run_kserve() -> None:
@@ -536,7 +702,6 @@ def _run_kserve() -> None:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.killpg(os.getpgrp(), signal.SIGTERM)
 
-    import numpy as np
     import tensorflow as tf
     import uvicorn
 
@@ -551,36 +716,22 @@ def _run_kserve() -> None:
     import kserve
 
     class SavedModelPredictor(kserve.Model):
-        """TensorFlow Serving's row format: each instance is one input row (or a dict of named inputs)."""
+        """The course's predictor: a SavedModel's signatures behind TensorFlow Serving's predict
+        API, both formats (:func:`tf_serving_predict`)."""
 
         def load(self):
             self.loaded = tf.saved_model.load(options.sbs_model_dir)
-            self.signature = self.loaded.signatures[options.sbs_signature]
-            _, inputs = self.signature.structured_input_signature
-            self.input_specs = inputs
+            self.signatures = _saved_model_signatures(self.loaded)
             self.ready = True
             return True
 
         def predict(self, payload, headers=None, response_headers=None):
             if isinstance(payload, (bytes, bytearray)):
                 payload = json.loads(payload)
-            if "instances" not in payload:
-                raise kserve.errors.InvalidInput('expected {"instances": [...]} (TensorFlow Serving\'s row format)')
-            instances = payload["instances"]
-            names = list(self.input_specs)
-            if instances and isinstance(instances[0], dict):
-                feeds = {n: np.asarray([row[n] for row in instances], dtype=self.input_specs[n].dtype.as_numpy_dtype) for n in names}
-            elif len(names) == 1:
-                feeds = {names[0]: np.asarray(instances, dtype=self.input_specs[names[0]].dtype.as_numpy_dtype)}
-            else:
-                raise kserve.errors.InvalidInput(f"this signature has inputs {names}: send each instance as a dict")
-            outputs = {k: v.numpy() for k, v in self.signature(**{k: tf.constant(v) for k, v in feeds.items()}).items()}
-            if len(outputs) == 1:
-                predictions = next(iter(outputs.values())).tolist()
-            else:
-                keys = list(outputs)
-                predictions = [{k: outputs[k][i].tolist() for k in keys} for i in range(len(instances))]
-            return {"predictions": predictions}
+            try:
+                return tf_serving_predict(payload, self.signatures, options.sbs_signature)
+            except PredictError as error:  # KServe answers HTTP 400 {"error": message}
+                raise kserve.errors.InvalidInput(str(error)) from None
 
     import logging
 
@@ -623,10 +774,9 @@ def start_tf_serving(saved_model_dir, model_name: str = "digits", *, port: int |
     env = dict(os.environ)
     if chosen == "tensorflow_model_server":
         # TensorFlow Serving wants MODEL_BASE_PATH/VERSION/saved_model.pb.
-        (home / "model").mkdir()
-        (home / "model" / "1").symlink_to(saved_model_dir, target_is_directory=True)
+        base = version_folder(saved_model_dir, home / model_name, link=True)
         args = [shutil.which("tensorflow_model_server"), "--rest_api_port={port}", f"--port={free_port(host)}",
-                f"--model_name={model_name}", f"--model_base_path={home / 'model'}"]
+                f"--model_name={model_name}", f"--model_base_path={base}"]
         entry = "sidebyside.serving:_run_executable"
         ready = f"/v1/models/{model_name}"
     else:
@@ -638,7 +788,37 @@ def start_tf_serving(saved_model_dir, model_name: str = "digits", *, port: int |
     server = _spawn(TFServingServer, "TF-Serving" if chosen == "tensorflow_model_server" else "KServe", entry, args,
                     port=port, host=host, ready_path=ready, env=env, cleanup=cleanup)
     server.backend, server.model_name = chosen, model_name
+    _watch_readiness(server, None, timeout)
     return server.wait(timeout) if wait else server
+
+
+def version_folder(saved_model_dir, model_base_path, version: int = 1, *, link: bool = False) -> Path:
+    """Lay a SavedModel out as TensorFlow Serving reads it: ``MODEL_BASE_PATH/VERSION/saved_model.pb``
+    (it serves the highest numbered version folder). Copies (or, ``link=True``, symlinks) the
+    SavedModel folder to ``model_base_path/version``; returns ``model_base_path``."""
+    saved_model_dir, base = Path(saved_model_dir).resolve(), Path(model_base_path)
+    base.mkdir(parents=True, exist_ok=True)
+    target = base / str(int(version))
+    if target.is_symlink() or target.exists():
+        raise ServerError(f"{target} exists already: TensorFlow Serving's version folders are never overwritten; pick another version")
+    if link:
+        target.symlink_to(saved_model_dir, target_is_directory=True)
+    else:
+        shutil.copytree(saved_model_dir, target)
+    return base
+
+
+def tf_serving_command_lines(model_base_path, model_name: str, *, rest_api_port: int = 8501, grpc_port: int = 8500) -> dict[str, list[str]]:
+    """TensorFlow Serving's own command lines for ``model_base_path`` (laid out by :func:`version_folder`):
+    ``"tensorflow_model_server"``, the binary, and ``"docker"``, its Docker image (which runs that
+    binary with ``--model_base_path=/models/$MODEL_NAME``)."""
+    base = str(Path(model_base_path).resolve())
+    return {
+        "tensorflow_model_server": ["tensorflow_model_server", f"--port={grpc_port}", f"--rest_api_port={rest_api_port}",
+                                    f"--model_name={model_name}", f"--model_base_path={base}"],
+        "docker": ["docker", "run", "-t", "--rm", "-p", f"{rest_api_port}:8501", "-v", f"{base}:/models/{model_name}",
+                   "-e", f"MODEL_NAME={model_name}", "tensorflow/serving"],
+    }
 
 
 # --- 4. Requests and measurements ---------------------------------------------------------------
@@ -649,9 +829,10 @@ def torch_predict_body(X) -> dict:
     return {"instances": _plain(X)}
 
 
-def tf_predict_body(X, signature_name: str | None = None) -> dict:
-    """TensorFlow Serving's row-format request body: ``{"instances": rows}``."""
-    body = {"instances": _plain(X)}
+def tf_predict_body(X, signature_name: str | None = None, *, columnar: bool = False) -> dict:
+    """TensorFlow Serving's request body: the row format ``{"instances": rows}``, or with
+    ``columnar=True`` the columnar format ``{"inputs": tensor}``."""
+    body = {"inputs" if columnar else "instances": _plain(X)}
     if signature_name:
         body["signature_name"] = signature_name
     return body
@@ -815,7 +996,7 @@ def main(argv: list[str] | None = None) -> int:
         site = install_kserve()
     except (ServerError, OSError, subprocess.SubprocessError) as error:
         print(f"WARNING: could not install KServe {KSERVE_VERSION}: {error}\n  Lesson 06 will skip its TensorFlow Serving "
-              "server (and say why). Retry online: .venv/bin/python -m sidebyside.serving install-kserve", file=sys.stderr)
+              "REST server (and say why). Retry online: .venv/bin/python -m sidebyside.serving install-kserve", file=sys.stderr)
         return 1
     print(f"KServe {KSERVE_VERSION}: ready in {site} ({time.monotonic() - started:.0f} s).")
     return 0

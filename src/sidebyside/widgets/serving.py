@@ -2,7 +2,10 @@
 
 A bounded burst of real HTTP requests goes to each chosen live server (TorchServe and the
 TensorFlow Serving REST server started in the lesson); latency histograms of both are drawn
-side by side, with p50, p99 and throughput in a table. The logic is
+side by side, with p50, p99 and throughput in a table. Each server is shown under the name it
+is given in ``targets``: lesson 06 passes :attr:`sidebyside.serving.TFServingServer.label`, so
+the KServe stand-in reads "KServe V1 (TF Serving's REST protocol)" on every checkbox, table
+row and chart, and only TensorFlow Serving's own binary is called TensorFlow Serving. The logic is
 :func:`sidebyside.serving.burst` and :func:`~sidebyside.serving.latency_summary` and the plain
 functions below; the class only wires controls to them.
 
@@ -79,10 +82,11 @@ def fire(targets: dict, settings: BurstSettings, X) -> list[dict]:
 
 
 def results_table(rows: list[dict]) -> str:
-    """The burst's figures as a fixed-width text table."""
-    lines = [f"{'server':<22}{'requests':>9}{'p50 ms':>9}{'p99 ms':>9}{'req/s':>9}{'rows/s':>10}"]
+    """The burst's figures as a fixed-width text table (the server column as wide as its longest name)."""
+    width = max([len("server"), *(len(row["server"]) for row in rows)]) + 2
+    lines = [f"{'server':<{width}}{'requests':>9}{'p50 ms':>9}{'p99 ms':>9}{'req/s':>9}{'rows/s':>10}"]
     for row in rows:
-        lines.append(f"{row['server']:<22}{row['requests']:>9}{row['p50_ms']:>9.1f}{row['p99_ms']:>9.1f}"
+        lines.append(f"{row['server']:<{width}}{row['requests']:>9}{row['p50_ms']:>9.1f}{row['p99_ms']:>9.1f}"
                      f"{row['requests_per_s']:>9.1f}{row['rows_per_s']:>10.0f}")
     return "\n".join(lines)
 
@@ -135,7 +139,7 @@ class ServingDashboard:
         self.shown: BurstSettings | None = None
         self.status_text = ""
         style = {"description_width": "initial"}
-        self.server_boxes = {name: w.Checkbox(value=True, description=name, indent=False) for name in self.targets}
+        self.server_boxes = {name: w.Checkbox(value=True, description=name, indent=False, layout=w.Layout(width="auto")) for name in self.targets}
         self.concurrency = w.Dropdown(options=list(CONCURRENCY_OPTIONS), value=concurrency, description="concurrency", style=style)
         self.batch_size = w.Dropdown(options=list(BATCH_OPTIONS), value=batch_size, description="batch size", style=style)
         self.requests = w.IntSlider(value=requests, min=10, max=MAX_REQUESTS, step=10, description="requests per server", style=style)
