@@ -346,7 +346,8 @@ def problems(nb) -> list[str]:
             continue
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
-                found.append(f"cell {index}: {output.get('ename')}: {str(output.get('evalue', '')).splitlines()[0] if output.get('evalue') else ''}")
+                evalue = " | ".join(line.strip() for line in str(output.get("evalue", "")).splitlines() if line.strip())
+                found.append(f"cell {index}: {output.get('ename')}: {evalue[:600]}")
             elif output.get("output_type") == "stream" and "Traceback (most recent call last)" in output.get("text", ""):
                 text = output["text"]
                 last = [line for line in text[text.index("Traceback") :].splitlines() if line.strip() and not line.startswith(" ")]
