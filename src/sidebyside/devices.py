@@ -218,27 +218,25 @@ def current_device() -> DeviceChoice:
 
 
 def framework_facts(environ: dict | None = None) -> dict:
-    """What decides whether each framework can use a GPU here (imports both frameworks).
+    """What decides whether each framework can use a GPU here (imports both frameworks): the
+    build facts of :func:`torch_build_facts` and :func:`tensorflow_build_facts`, plus the
+    environment.
 
     The keys are the arguments of :func:`gpu_unavailable_reasons`, so tests pass made-up facts.
     """
-    import torch
-
     from .course import under_grading
-    from .frameworks import import_tensorflow
 
     environ = os.environ if environ is None else environ
-    tf = import_tensorflow()
-    mps = getattr(torch.backends, "mps", None)
+    torch_facts, tensorflow_facts = torch_build_facts(), tensorflow_build_facts()
     return {
-        "torch_version": torch.__version__,
-        "torch_cuda_build": torch.version.cuda,
-        "torch_cuda_count": torch.cuda.device_count(),
-        "torch_mps_built": bool(mps is not None and mps.is_built()),
-        "torch_mps_available": bool(mps is not None and mps.is_available()),
-        "tensorflow_version": tf.__version__,
-        "tensorflow_cuda_build": tf.test.is_built_with_cuda(),
-        "tensorflow_gpu_count": len(tf.config.list_physical_devices("GPU")),
+        "torch_version": torch_facts["torch_version"],
+        "torch_cuda_build": torch_facts["cuda_build"],
+        "torch_cuda_count": torch_facts["cuda_count"],
+        "torch_mps_built": torch_facts["mps_built"],
+        "torch_mps_available": torch_facts["mps_available"],
+        "tensorflow_version": tensorflow_facts["tensorflow_version"],
+        "tensorflow_cuda_build": tensorflow_facts["cuda_build"],
+        "tensorflow_gpu_count": tensorflow_facts["gpu_count"],
         "cuda_visible_devices": environ.get("CUDA_VISIBLE_DEVICES"),
         "grading": bool(environ.get(GRADING_ENV_VAR)) or under_grading(),
     }
