@@ -26,8 +26,6 @@ directly: nothing is registered in the user's Jupyter paths.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -39,6 +37,8 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from sidebyside.grading.gradebook import file_lock
 
 ROOT = Path(__file__).resolve().parents[1]
 PROFILE = ROOT / "requirements-colab.txt"
@@ -252,21 +252,10 @@ def install_colab_cells() -> None:
             raise RuntimeError(f"the Colab cells of {path.relative_to(ROOT)} failed in the profile: {errors[0]}")
 
 
-@contextlib.contextmanager
-def _locked():
-    LOCK.parent.mkdir(parents=True, exist_ok=True)
-    with open(LOCK, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def ensure(rebuild: bool = False) -> dict:
     """Build the profile, or reuse it; return what was done and how long it took."""
     started = time.perf_counter()
-    with _locked():
+    with file_lock(LOCK):  # two xdist workers never build at once
         stamp_file = ENV / ".stamp"
         stamp = env_stamp()
         cached = not rebuild and stamp_file.is_file() and stamp_file.read_text() == stamp and python().exists()
