@@ -14,26 +14,60 @@ ARTIFACTS = ROOT / "test-artifacts"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", TF_LOG_LEVEL)
 
 
-#: Modules whose tests for one assignment share nothing with another's: `make test` spreads
-#: their assignments over the workers (each assignment's nbgrader runs take minutes).
-SPLIT_BY_ASSIGNMENT = {"test_assignments", "test_grading", "test_colab"}
+#: Modules whose tests for one notebook share nothing with another's: `make test` spreads their
+#: notebooks over the workers (a notebook's nbgrader runs, its Colab run or its JupyterLab run take
+#: minutes), one group per lesson or assignment.
+SPLIT_BY_NOTEBOOK = {"test_assignments", "test_grading", "test_colab", "test_browser"}
+
+#: Seconds each group took in the last full run (written by pytest_sessionfinish below) and the
+#: committed seed a fresh clone starts from (refresh it by copying the first over it).
+RECORDED_DURATIONS = ARTIFACTS / "group-durations.json"
+SEED_DURATIONS = ROOT / "tests" / "group-durations.json"
+#: A group with no recorded duration is guessed at this many seconds per test.
+GUESS_SECONDS_PER_TEST = 5.0
+
+
+def notebook_of(param_id: str) -> str | None:
+    """The lesson or assignment a test parameter names (``05-parallelism``, ``05-parallelism.ipynb``)."""
+    stem = param_id.removesuffix(".ipynb")
+    if (ROOT / "solutions" / stem).is_dir() or (ROOT / "lessons" / f"{stem}.ipynb").is_file():
+        return stem
+    return None
 
 
 def schedule_group(nodeid: str) -> str:
     """The group a test runs in under `make test` (``--dist loadscope``): its module, so a
     module's expensive fixtures (one JupyterLab, one hub) are made once, on one worker; in
-    SPLIT_BY_ASSIGNMENT modules, a test parametrized by an assignment goes in that assignment's
-    group (``tests/test_grading.py[05-parallelism]``)."""
+    SPLIT_BY_NOTEBOOK modules, a test parametrized by a lesson or an assignment goes in that
+    notebook's group (``tests/test_grading.py[05-parallelism]``)."""
     module = nodeid.split("::", 1)[0]
-    if Path(module).stem in SPLIT_BY_ASSIGNMENT and nodeid.endswith("]"):
-        param_id = nodeid[nodeid.rindex("[") + 1 : -1]
-        if (ROOT / "solutions" / param_id).is_dir():
-            return f"{module}[{param_id}]"
+    if Path(module).stem in SPLIT_BY_NOTEBOOK and nodeid.endswith("]"):
+        notebook = notebook_of(nodeid[nodeid.rindex("[") + 1 : -1])
+        if notebook:
+            return f"{module}[{notebook}]"
     return module
 
 
+def recorded_durations() -> dict[str, float]:
+    """Seconds per group: the last full run's where there is one, else the committed seed."""
+    durations: dict[str, float] = {}
+    for path in (SEED_DURATIONS, RECORDED_DURATIONS):
+        try:
+            durations.update(json.loads(path.read_text()))
+        except (OSError, ValueError):
+            pass
+    return durations
+
+
+def longest_first(groups: dict[str, int], durations: dict[str, float]) -> list[str]:
+    """``groups`` ({group: number of tests}) in the order to start them: the longest expected
+    first, so that no long group starts last and leaves one worker running alone at the end."""
+    expected = {g: durations.get(g, GUESS_SECONDS_PER_TEST * n) for g, n in groups.items()}
+    return sorted(groups, key=lambda g: -expected[g])
+
+
 def pytest_xdist_make_scheduler(config, log):
-    """Schedule ``--dist loadscope`` by :func:`schedule_group`.
+    """Schedule ``--dist loadscope`` by :func:`schedule_group`, longest group first.
 
     Not ``--dist loadgroup`` with ``xdist_group`` marks: with pytest 9.2, xdist 3.8.0's
     loadgroup silently groups nothing (it still writes the group into the node id's old field;
@@ -43,11 +77,49 @@ def pytest_xdist_make_scheduler(config, log):
         return None
     from xdist.scheduler import LoadScopeScheduling
 
-    class ByModuleOrAssignment(LoadScopeScheduling):
+    class ByNotebookLongestFirst(LoadScopeScheduling):
+        ordered = False
+
         def _split_scope(self, nodeid: str) -> str:
             return schedule_group(nodeid)
 
-    return ByModuleOrAssignment(config, log)
+        def _assign_work_unit(self, node) -> None:
+            if not self.ordered:  # the queue is complete before the first unit is handed out
+                self.ordered = True
+                order = longest_first({g: len(tests) for g, tests in self.workqueue.items()}, recorded_durations())
+                for group in order:
+                    self.workqueue.move_to_end(group)
+                self.log("groups, longest first:", order)
+            super()._assign_work_unit(node)
+
+    return ByNotebookLongestFirst(config, log)
+
+
+_group_seconds: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report):
+    """Add each test's setup, call and teardown time to its group (on the xdist controller, or
+    in a run without workers)."""
+    _group_seconds[schedule_group(report.nodeid)] = _group_seconds.get(schedule_group(report.nodeid), 0.0) + report.duration
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Keep each group's measured seconds for the next run's schedule."""
+    from _pytest.config import Config
+
+    config = session.config
+    whole_run = config.args_source == Config.ArgsSource.TESTPATHS and not config.option.keyword and not config.option.markexpr
+    if hasattr(config, "workerinput") or not _group_seconds or not whole_run:
+        return  # a run of some tests would record a part of a group as the whole
+    durations = {}
+    try:
+        durations = json.loads(RECORDED_DURATIONS.read_text())
+    except (OSError, ValueError):
+        pass
+    durations.update({group: round(seconds, 1) for group, seconds in _group_seconds.items()})
+    ARTIFACTS.mkdir(exist_ok=True)
+    RECORDED_DURATIONS.write_text(json.dumps(dict(sorted(durations.items())), indent=1) + "\n")
 
 
 def lessons() -> list[Path]:

@@ -8,9 +8,9 @@ cells' lines are handled (the course package from the checkout, %pip lines insta
 time, shell lines that change the machine skipped) is in tests/colab_startup.py; each skipped
 line is printed by the notebook itself, and the test reports them.
 
-Scheduling: ``test_colab`` is in conftest.SPLIT_BY_ASSIGNMENT, so an assignment's lesson and
-solution run in one group (``tests/test_colab.py[05-parallelism]``) and the groups spread over
-the workers; lesson 00 (no assignment) is the module's own group.
+Scheduling: ``test_colab`` is in conftest.SPLIT_BY_NOTEBOOK, so an assignment's lesson and
+solution run in one group (``tests/test_colab.py[05-parallelism]``, lesson 00 alone in its own)
+and the groups spread over the workers, the longest first.
 """
 
 from __future__ import annotations

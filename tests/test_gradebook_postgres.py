@@ -5,10 +5,10 @@ a free port (:mod:`sidebyside.postgres`), and ``sidebyside grade`` writing into 
   password, gets into its database from loopback; what goes wrong is said plainly (a busy port
   and who holds it, a data directory owned by someone else, a server that does not start, with
   its log, PostgreSQL not installed);
-- a few students of the 03 fixture class (tests/fixtures/grading/class_03.py) graded into
-  PostgreSQL get exactly the scores the SQLite path gives (``class_03.EXPECTED``, checked on
-  SQLite by test_grading), in the gradebook and in ``grades.csv``, while PostgreSQL restarts
-  just before a grade is written;
+- the students of the tiny fixture class (tests/fixtures/grading/tiny_class.py: plain Python,
+  no framework, since these tests are about the gradebook, not a lesson) graded into
+  PostgreSQL get exactly their expected scores (``tiny_class.EXPECTED``), in the gradebook and
+  in ``grades.csv``, while PostgreSQL restarts just before a grade is written;
 - two ``sidebyside grade`` processes at once, on disjoint halves of those students, into an
   empty database, lose nothing.
 
@@ -37,12 +37,14 @@ from sidebyside.grading import gradebook as gradebooks
 from sidebyside.grading import run
 from sidebyside.grading.limits import Limits
 
-sys.path.insert(0, str(ROOT / "tests"))
-from test_grading import A, class_03, make_class  # noqa: E402
+sys.path.insert(0, str(ROOT / "tests" / "fixtures" / "grading"))
+import tiny_class  # noqa: E402
+
+A = tiny_class.ASSIGNMENT
 
 PASSWORD = "s3cret-Gr4des"
 #: students graded here: two per grader, cheap to grade, each scoring something different
-FIRST_HALF, SECOND_HALF = ["blank", "honest"], ["partial-broken", "wrong-shadow"]
+FIRST_HALF, SECOND_HALF = ["blank", "honest"], ["partial", "wrong-shadow"]
 
 
 def free_port() -> int:
@@ -278,12 +280,8 @@ def test_writers_at_once_on_an_empty_gradebook_all_succeed(cluster, tmp_path):
 
 
 def class_of(folder: Path, students: list[str]) -> Path:
-    """The 03 fixture class with only ``students``' submissions."""
-    course = make_class(folder)
-    for submission in (course / "submitted").iterdir():
-        if submission.name not in students:
-            shutil.rmtree(submission)
-    return course
+    """The tiny fixture class with only ``students``' submissions."""
+    return tiny_class.make_class(folder, students)
 
 
 def gradebook_scores(url: str) -> dict[str, float]:
@@ -299,7 +297,7 @@ def csv_scores(path: Path) -> dict[str, float]:
 
 
 def expected(students: list[str]) -> dict[str, float]:
-    return {name: class_03.EXPECTED[name][0] for name in students}
+    return {name: tiny_class.EXPECTED[name][0] for name in students}
 
 
 @pytest.mark.nbgrader

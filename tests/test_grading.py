@@ -8,6 +8,11 @@ with two workers:
 - submitted/ is byte-for-byte unchanged, the gradebook was backed up, the grades CSV lists
   everyone, the feedback hides the hidden tests, and a second run resumes without regrading.
 
+Every assignment's stored answers are graded in one `sidebyside grade` class per assignment
+(warm kernels): the reference and the stored right answers keep full marks with no finding, a
+half-done submission scores in between, and each stored wrong answer loses its own cell's points
+(a delegating one earns 0).
+
 Unit tests of the pure parts (prechecks, the suspicious-code scan, shadowing, the guard in a
 real IPython shell, the hardened checks) run fast and need no nbgrader run.
 """
@@ -15,6 +20,7 @@ real IPython shell, the hardened checks) run fast and need no nbgrader run.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import json
 import runpy
@@ -25,6 +31,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+import stored_answers as stored
 from conftest import ROOT
 
 from sidebyside.grading import precheck, report, run
@@ -34,6 +41,7 @@ from sidebyside.grading.results import Isolation, Status
 FIXTURES = ROOT / "tests" / "fixtures" / "grading"
 sys.path.insert(0, str(FIXTURES))
 import class_03  # noqa: E402
+import tiny_class  # noqa: E402
 
 A = class_03.ASSIGNMENT
 
@@ -173,13 +181,13 @@ def test_a_course_root_in_the_config_stays_out_of_scratch_courses(tmp_path):
     """nbgrader's docs suggest ``CourseDirectory.root`` for shared setups; scratch courses set
     their own layout, so students are still graded (not "extra notebook ...") and nothing is
     released or graded into the real course."""
-    course = make_class(tmp_path / "rooted-class")
+    course = tiny_class.make_class(tmp_path / "rooted-class", ["honest"])  # the layout matters here, not the notebook
     with open(course / "nbgrader_config.py", "a") as config:
         config.write(f"\nc.CourseDirectory.root = {str(course)!r}\n")
     before = sorted(p.name for p in course.iterdir())
-    result = run.grade(run.Options(root=course, assignment=A, students=["honest"], workers=1, progress=False, feedback=False))
+    result = run.grade(run.Options(root=course, assignment=tiny_class.ASSIGNMENT, students=["honest"], workers=1, progress=False, feedback=False))
     honest = by_student(result)["honest"]
-    want_score, _, want_status = class_03.EXPECTED["honest"]
+    want_score, _, want_status = tiny_class.EXPECTED["honest"]
     tests = {cell: value for nb in honest.outcome.scores.values() for cell, value in nb.items() if cell.startswith("test_")}
     assert honest.status == want_status, f"expected status {want_status!r}, got {honest.status!r}: {honest.findings}"
     assert sum(v or 0.0 for v in tests.values()) == want_score, f"expected {want_score} points, got {tests}"
@@ -412,7 +420,7 @@ def test_hardened_checks_reject_look_alikes():
     assert checks.assert_number(2, 2.0) == 2.0
 
 
-# --- every assignment's reference and valid answers, through `sidebyside grade` -------------------
+# --- every assignment's stored answers, one `sidebyside grade` class per assignment ------------------
 
 
 def every_assignment() -> list[str]:
@@ -421,34 +429,75 @@ def every_assignment() -> list[str]:
     return assignments()
 
 
-@pytest.mark.nbgrader
-@pytest.mark.parametrize("assignment", every_assignment())
-def test_reference_and_valid_answers_get_full_marks_from_sidebyside_grade(assignment, tmp_path):
-    """The solution and the stored right answers (tests/right_answers/: another valid spelling,
-    or the task's statement followed literally) of every assignment score full marks under the
-    guard, with no finding: tests ask for behaviour, not one spelling, and an honest answer
-    never loses points to the grader's own checks."""
+@dataclasses.dataclass
+class AnswersClass:
+    """One assignment's class of stored answers, graded in one `sidebyside grade` run (warm
+    kernels, two workers): the reference (the solution), a half-done submission, one student per
+    round of stored wrong answers and one per round of stored right answers."""
+
+    solution: nbformat.NotebookNode
+    wrong_rounds: list[dict[str, tuple[str, str]]]
+    answers_in: dict[str, str]  # student: what the submission holds, for messages
+    result: object  # RunReport
+
+    def student(self, name: str):
+        return by_student(self.result).get(name)
+
+    def scores(self, name: str) -> dict[str, float]:
+        student = self.student(name)
+        return {cell: value for nb in student.outcome.scores.values() for cell, value in nb.items()} if student else {}
+
+    def max_scores(self) -> dict[str, float]:
+        return {cell: value for s in self.result.students for nb in s.outcome.max_scores.values() for cell, value in nb.items()}
+
+
+@lru_cache(maxsize=None)
+def answers_class(assignment: str, folder: str) -> AnswersClass:
     from sidebyside import assignments as course_tools
 
-    course = tmp_path / "class"
-    course.mkdir()
+    course = Path(folder)
+    course.mkdir(parents=True, exist_ok=True)
     shutil.copy(ROOT / "nbgrader_config.py", course)
     shutil.copytree(ROOT / "solutions" / assignment, course / "solutions" / assignment)
     solution = nbformat.read(ROOT / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
-    right = runpy.run_path(str(ROOT / "tests" / "right_answers" / f"{assignment}.py"))["RIGHT_ANSWERS"]
-    submissions, answers_in = {"reference": solution}, {"reference": "the solution"}
-    count = max((len(v) for v in right.values()), default=0)
-    for k in range(count):
-        chosen = {cell: list(by_name.items())[k] for cell, by_name in right.items() if k < len(by_name)}
-        submissions[f"right-{k + 1}"] = course_tools.replace_cells(solution, {cell: source for cell, (_, source) in chosen.items()})
-        answers_in[f"right-{k + 1}"] = "the valid answers " + "; ".join(f"{cell}: {name!r}" for cell, (name, _) in chosen.items())
+    blank = nbformat.read(ROOT / "exercises" / assignment / f"{assignment}.ipynb", as_version=4)
+    answers = course_tools.answer_cell_ids(solution)
+    blank_sources = {c.metadata.nbgrader["grade_id"]: c.source for c in blank.cells if c.metadata.get("nbgrader", {}).get("grade_id") in answers}
+    submissions = {"reference": solution, "half": course_tools.replace_cells(solution, {a: blank_sources[a] for a in answers[len(answers) // 2 :]})}
+    answers_in = {"reference": "the solution", "half": f"the untouched {', '.join(answers[len(answers) // 2 :])}"}
+    wrong = stored.rounds(stored.wrong_answers(assignment))
+    for kind, rounds in (("wrong", wrong), ("right", stored.rounds(stored.right_answers(assignment)))):
+        for k, round_ in enumerate(rounds, start=1):
+            submissions[f"{kind}-{k}"] = course_tools.replace_cells(solution, {cell: source for cell, (_, source) in round_.items()})
+            answers_in[f"{kind}-{k}"] = f"the {kind} answers " + "; ".join(f"{cell}: {name!r}" for cell, (name, _) in round_.items())
     for student, notebook in submissions.items():
         target = course / "submitted" / student / assignment / f"{assignment}.ipynb"
         target.parent.mkdir(parents=True)
         nbformat.write(notebook, target)
     result = run.grade(run.Options(root=course, assignment=assignment, workers=2, progress=False, feedback=False))
+    missing = set(submissions) - {s.student for s in result.students}
+    assert not missing, f"expected every submission graded, missing {sorted(missing)}; notes: {result.notes}"
+    return AnswersClass(solution, wrong, answers_in, result)
+
+
+@pytest.fixture
+def stored_answers_class(request, tmp_path_factory) -> AnswersClass:
+    assignment = request.node.callspec.params["assignment"]
+    return answers_class(assignment, str(tmp_path_factory.getbasetemp() / f"answers-{assignment}"))
+
+
+@pytest.mark.nbgrader
+@pytest.mark.parametrize("assignment", every_assignment())
+def test_reference_and_valid_answers_get_full_marks_from_sidebyside_grade(assignment, stored_answers_class):
+    """The solution and the stored right answers (tests/right_answers/: another valid spelling,
+    or the task's statement followed literally) of every assignment score full marks under the
+    guard, with no finding: tests ask for behaviour, not one spelling, and an honest answer
+    never loses points to the grader's own checks."""
+    graded = stored_answers_class
     problems = []
-    for student in result.students:
+    for student in graded.result.students:
+        if not (student.student == "reference" or student.student.startswith("right-")):
+            continue
         if [f for f in student.findings if f.code != "unconfined"]:
             problems.append(f"{student.student}: expected no finding, got {[f.message for f in student.findings]}")
         scores, maxima = student.outcome.scores, student.outcome.max_scores
@@ -460,12 +509,48 @@ def test_reference_and_valid_answers_get_full_marks_from_sidebyside_grade(assign
         }
         if student.status != Status.GRADED or lost or not scores:
             problems.append(
-                f"{student.student} ({answers_in[student.student]}): expected every test cell at full marks and status 'graded', "
+                f"{student.student} ({graded.answers_in[student.student]}): expected every test cell at full marks and status 'graded', "
                 f"got {student.status!r} and (score, max) {lost or scores}; a lost cell means a test checks one spelling, or asks for more than the task states"
             )
-    missing = set(submissions) - {s.student for s in result.students}
-    assert not missing, f"expected every submission graded, missing {sorted(missing)}"
-    assert not problems, "\n".join(problems) + "\n" + report.markdown(result)[-6000:]
+    assert not problems, "\n".join(problems) + "\n" + report.markdown(graded.result)[-6000:]
+
+
+@pytest.mark.nbgrader
+@pytest.mark.parametrize("assignment", every_assignment())
+def test_half_done_scores_in_between(assignment, stored_answers_class):
+    graded = stored_answers_class
+    tests = stored.autograded_tests(graded.solution)
+    half, full = stored.totals(graded.scores("half"), tests), stored.totals(graded.max_scores(), tests)
+    assert 0 < half < full, f"expected a half-done submission ({graded.answers_in['half']}) to score between 0 and {full}, got {half}"
+
+
+@pytest.mark.nbgrader
+@pytest.mark.parametrize("assignment", every_assignment())
+def test_every_wrong_answer_loses_its_points(assignment, stored_answers_class):
+    """Each stored wrong answer loses its own cell's points, and only those; one that hands the
+    task to the course package's own implementation earns 0."""
+    from sidebyside import assignments as course_tools
+
+    graded = stored_answers_class
+    max_scores, tests = graded.max_scores(), stored.autograded_tests(graded.solution)
+    problems = []
+    for k, round_ in enumerate(graded.wrong_rounds, start=1):
+        if graded.student(f"wrong-{k}") is None:
+            problems.append(f"wrong-{k} was not graded")
+            continue
+        student = graded.scores(f"wrong-{k}")
+        for answer in course_tools.answer_cell_ids(graded.solution):
+            cells = [c for c in course_tools.grading_cells_for(answer, max_scores) if c in tests]
+            if not cells:
+                continue
+            got, full = stored.totals(student, cells), stored.totals(max_scores, cells)
+            if answer in round_ and got >= full:
+                problems.append(f"wrong answer {round_[answer][0]!r} for {answer} keeps all {full} points of {cells}")
+            elif answer in round_ and round_[answer][0].startswith(stored.DELEGATES) and got > 0:
+                problems.append(f"{round_[answer][0]!r} for {answer} earns {got} of {full} points of {cells}: an answer that delegates the task must earn 0")
+            if answer not in round_ and got < full:
+                problems.append(f"in wrong-{k}, the correct {answer} lost points ({got}/{full}): a test depends on another answer cell")
+    assert not problems, "\n".join(problems) + "\n" + report.markdown(graded.result)[-3000:]
 
 
 @pytest.mark.nbgrader

@@ -41,6 +41,7 @@ from sidebyside.grading.results import Isolation, Status
 
 sys.path.insert(0, str(ROOT / "tests" / "fixtures" / "grading"))
 import attacks  # noqa: E402
+import tiny_class  # noqa: E402
 
 TEST_UID = 62000
 
@@ -320,13 +321,10 @@ def test_attacks_fail_and_say_why_and_spare_the_others(mode):
     require(mode)
     a = attacks.ASSIGNMENT
     folder = shared_folder()
-    course = folder / "class"
-    course.mkdir()
-    shutil.copy(ROOT / "nbgrader_config.py", course)
-    shutil.copytree(ROOT / "solutions" / a, course / "solutions" / a)
-    service = Service(attacks.answers_json(ROOT / "solutions" / a / f"{a}.ipynb"))
+    course = tiny_class.make_course(folder / "class")
+    service = Service(attacks.answers_json(course / "solutions" / a / f"{a}.ipynb"))
     try:
-        attacked = attacks.build(course, course / "solutions" / a / f"{a}.ipynb", ROOT / "exercises" / a / f"{a}.ipynb",
+        attacked = attacks.build(course, course / "solutions" / a / f"{a}.ipynb", tiny_class.release_path(),
                                  memory_mb=MEMORY_MB, port=service.port, hosts=Service.hosts())
         if os.geteuid() == 0 and mode == "user":
             subprocess.run(["chown", "-R", f"{TEST_UID}:{TEST_UID}", str(course)], check=True)

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import textwrap
 
-from conftest import ROOT, schedule_group
+from conftest import ROOT, longest_first, schedule_group
 
 MODULE = textwrap.dedent(
     """
@@ -32,7 +32,18 @@ def test_groups_are_modules_and_assignments():
     assert schedule_group("tests/test_grading.py::test_reference_grade[05-parallelism]") == "tests/test_grading.py[05-parallelism]"
     # a parameter that is not an assignment keeps the test in its module's group
     assert schedule_group("tests/test_grading.py::test_something[student-2]") == "tests/test_grading.py"
-    assert schedule_group("tests/test_browser.py::test_lesson[05-parallelism]") == "tests/test_browser.py"
+    # a lesson's browser run is its own group (the seven in one group were a floor of 6 minutes on one worker)
+    assert schedule_group("tests/test_browser.py::test_lesson[05-parallelism.ipynb]") == "tests/test_browser.py[05-parallelism]"
+    assert schedule_group("tests/test_browser.py::test_jupyterlab_asks_the_network_for_nothing") == "tests/test_browser.py"
+    assert schedule_group("tests/test_colab.py::test_lesson_runs_on_colab[00-welcome]") == "tests/test_colab.py[00-welcome]"
+
+
+def test_the_longest_groups_start_first():
+    """Recorded seconds order the groups; a group never recorded is guessed from its number of
+    tests, so a new slow module is not left for last."""
+    groups = {"short": 3, "long": 1, "new": 40, "tiny-new": 1}
+    order = longest_first(groups, {"short": 10.0, "long": 300.0})
+    assert order == ["long", "new", "short", "tiny-new"], f"expected the longest (recorded or guessed) first, got {order}"
 
 
 def test_two_workers_never_share_a_module(tmp_path):

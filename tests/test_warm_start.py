@@ -194,3 +194,27 @@ def test_a_warm_nbgrader_runs_its_command_line(tmp_path):
 
     assert nbgrader.__version__ in output.read_text()
     assert "no-such-option" in output.read_text()
+
+
+def test_the_kernel_server_imports_the_frameworks_the_notebooks_import(tmp_path):
+    """A notebook in plain Python gets kernels that do not import torch and TensorFlow; one that
+    imports the course package (whose setup() imports both) or a framework gets them; a
+    notebook that cannot be read gets everything."""
+    import json
+
+    from sidebyside.grading import warm_start
+
+    def notebook(name: str, *sources: str) -> Path:
+        path = tmp_path / f"{name}.ipynb"
+        path.write_text(json.dumps({"cells": [{"cell_type": "code", "source": s} for s in sources] + [{"cell_type": "markdown", "source": "import torch"}]}))
+        return path
+
+    plain = notebook("plain", "import math", "def add(a, b):\n    return a + b\n")
+    assert warm_start.kernel_modules([plain]) == ("numpy", "ipykernel.ipkernel"), warm_start.kernel_modules([plain])
+    course = notebook("course", ["import sidebyside as sbs\n", "session = sbs.setup()"])
+    assert warm_start.kernel_modules([plain, course]) == warm_start.PRELOAD[warm_start.KERNELS]
+    torch_only = notebook("torch-only", "x = 1\n    from torch import nn")
+    assert warm_start.kernel_modules([torch_only]) == ("numpy", "torch", "ipykernel.ipkernel"), warm_start.kernel_modules([torch_only])
+    broken = tmp_path / "broken.ipynb"
+    broken.write_text('{"cells": [')
+    assert warm_start.kernel_modules([plain, broken]) == warm_start.PRELOAD[warm_start.KERNELS]

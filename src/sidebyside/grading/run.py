@@ -117,9 +117,27 @@ def sqlite_url(db_url: str, root: Path) -> str:
 
 
 def ensure_assignment(db_url: str, template, assignment: str) -> None:
-    """Register the assignment (notebooks and cells) in the course's gradebook if missing."""
+    """Register the assignment (notebooks and cells) in the course's gradebook if missing.
+
+    A course without a gradebook yet (SQLite) starts from the template's, which
+    generate_assignment has just made with the assignment in it: nbgrader would otherwise run
+    alembic to create an empty one and generate_assignment again to fill it (tens of seconds on
+    a busy machine)."""
     from nbgrader.api import Gradebook, MissingEntry
 
+    if db_url.startswith("sqlite:///") and not Path(db_url[len("sqlite:///") :]).exists():
+        path = Path(db_url[len("sqlite:///") :])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staged = path.with_name(f".{path.name}.{os.getpid()}.new")
+        with contextlib.closing(sqlite3.connect(template.folder / "gradebook.db")) as source, contextlib.closing(sqlite3.connect(staged)) as copy:
+            source.backup(copy)
+        try:
+            os.link(staged, path)  # atomic, and never over a gradebook another grader made meanwhile
+            return
+        except FileExistsError:
+            pass  # another grader made it first: check it as any existing gradebook
+        finally:
+            staged.unlink(missing_ok=True)
     with Gradebook(db_url) as gb:
         try:
             gb.find_assignment(assignment)
@@ -216,8 +234,10 @@ class Workers:
     student at a time. A sandbox whose server died (a kernel may kill it: it is the same user)
     is replaced before its next student."""
 
-    def __init__(self, count: int, isolation: Isolation, *, hide: list[str], limits: Limits, work: Path, preload: bool, notes: list[str]):
+    def __init__(self, count: int, isolation: Isolation, *, hide: list[str], limits: Limits, work: Path, preload: bool, notes: list[str],
+                 modules: tuple[str, ...] | None = None):
         self.isolation, self.hide, self.limits, self.work, self.preload, self.notes = isolation, hide, limits, work, preload, notes
+        self.modules = modules
         base_parent = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None  # short paths: Unix sockets live there
         self.base = Path(tempfile.mkdtemp(prefix="sbs-", dir=base_parent))
         self.run_id = secrets.token_hex(4)
@@ -234,7 +254,7 @@ class Workers:
         cgroup, self.cgroup_reason = limiting.Cgroup.create(f"sbs-{self.run_id}-w{index}")
         env = student.grading_env(self.limits)
         box = sandbox.Sandbox(index, self.isolation, base=self.base, hide=self.hide, limits=self.limits, env=env,
-                              log=self.work / f"kernel-server-w{index}.log", preload=self.preload, cgroup=cgroup)
+                              log=self.work / f"kernel-server-w{index}.log", preload=self.preload, modules=self.modules, cgroup=cgroup)
         return box.start()
 
     def wait_ready(self) -> None:
@@ -321,7 +341,8 @@ def grade(options: Options) -> RunReport:
         if todo:
             if options.warm_start:
                 nbgrader_server = stack.enter_context(warm_start.WarmServer(warm_start.NBGRADER, student.grading_env(limits), work / "warm-nbgrader.log"))
-            pool = Workers(workers, isolation, hide=hide, limits=limits, work=work, preload=options.warm_start, notes=run.notes)
+            modules = warm_start.kernel_modules(sorted((root / source_dir / assignment).glob("*.ipynb")))
+            pool = Workers(workers, isolation, hide=hide, limits=limits, work=work, preload=options.warm_start, notes=run.notes, modules=modules)
             stack.callback(pool.stop)
             pool.start()
 
@@ -346,7 +367,7 @@ def grade(options: Options) -> RunReport:
             run.limits_note = limiting.describe(pool.all[0].cgroup, pool.cgroup_reason, limits)
             if options.warm_start:
                 seconds = max(box.server.import_seconds or 0 for box in pool.all)
-                run.notes.append(f"kernels forked from a warm server in each worker's sandbox (it made its imports once, in {seconds:.1f} s)")
+                run.notes.append(f"kernels forked from a warm server in each worker's sandbox (it made its imports once, in {seconds:.1f} s: {', '.join(pool.modules)})")
         progress = Progress(len(todo), options.progress)
 
         def job(name: str, digest: str):

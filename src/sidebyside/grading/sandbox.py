@@ -207,7 +207,7 @@ class Sandbox:
     """Worker ``index``'s sandbox and the kernel server inside it."""
 
     def __init__(self, index: int, isolation: Isolation, *, base: Path, hide: list[str], limits: Limits, env: dict[str, str],
-                 log: Path, preload: bool = True, cgroup: Cgroup | None = None):
+                 log: Path, preload: bool = True, modules: tuple[str, ...] | None = None, cgroup: Cgroup | None = None):
         self.index, self.isolation, self.hide, self.limits, self.cgroup = index, isolation, hide, limits, cgroup
         self.exchange = base / f"w{index}"
         self.uid = UID_BASE + index if isolation == Isolation.ROOT else os.getuid()
@@ -218,7 +218,7 @@ class Sandbox:
             "--nproc", str(limits.processes), *(["--sandboxed"] if sandboxed else []),
         ]
         prefix = cgroup_entry(cgroup) + (bwrap_command(isolation, self.exchange, hide, self.uid) if sandboxed else [])
-        self.server = warm_start.WarmServer(warm_start.KERNELS, env, log, prefix=prefix, args=args, preload=preload,
+        self.server = warm_start.WarmServer(warm_start.KERNELS, env, log, prefix=prefix, args=args, preload=preload, modules=modules,
                                             home="/tmp/.server-home" if sandboxed else None)
         self.keep: set[int] = set()  # host pids of the server and what runs it
         self.memory_baseline = 0

@@ -59,6 +59,32 @@ PRELOAD = {
     KERNELS: ("numpy", "torch", "tensorflow", "keras", "ipykernel.ipkernel"),
     NBGRADER: ("nbgrader.apps", "sidebyside.grading.execute", "nbconvert.exporters"),
 }
+#: The frameworks in PRELOAD[KERNELS], and those a notebook's import brings (the course
+#: package's ``setup()`` imports all three).
+FRAMEWORKS = ("torch", "tensorflow", "keras")
+IMPORTS_FRAMEWORKS = {"torch": ("torch",), "tensorflow": ("tensorflow",), "keras": ("keras",), "sidebyside": FRAMEWORKS}
+
+
+def kernel_modules(notebooks) -> tuple[str, ...]:
+    """What the kernel server imports for an assignment whose notebooks are ``notebooks``:
+    PRELOAD[KERNELS] without the frameworks none of them imports (a notebook in plain Python
+    gets kernels that do not wait for torch and TensorFlow it never uses). A notebook that
+    cannot be read gets everything."""
+    import re
+
+    pattern = re.compile(r"^[ \t]*(?:import|from)[ \t]+(" + "|".join(IMPORTS_FRAMEWORKS) + r")\b", re.MULTILINE)
+    wanted: set[str] = set()
+    for path in notebooks:
+        try:
+            cells = json.loads(Path(path).read_text())["cells"]
+            text = "\n".join("".join(c["source"]) if isinstance(c["source"], list) else c["source"] for c in cells if c.get("cell_type") == "code")
+        except (OSError, ValueError, KeyError, TypeError):
+            return PRELOAD[KERNELS]
+        for name in pattern.findall(text):
+            wanted.update(IMPORTS_FRAMEWORKS[name])
+    return tuple(m for m in PRELOAD[KERNELS] if m not in FRAMEWORKS or m in wanted)
+
+
 #: The module each server runs, as this interpreter's ``-m MODULE``.
 MODULE = {KERNELS: "ipykernel_launcher", NBGRADER: "nbgrader"}
 MAX_MESSAGE = 1 << 20
@@ -388,6 +414,7 @@ def serve(argv: list[str] | None = None) -> None:
     parser.add_argument("role", choices=[KERNELS, NBGRADER])
     parser.add_argument("--fd", type=int, required=True, help="the listening socket, inherited")
     parser.add_argument("--no-preload", action="store_true")
+    parser.add_argument("--modules", help="what to import instead of PRELOAD[role] (comma-separated)")
     parser.add_argument("--scratch", help="kernels: the folder emptied before each kernel")
     parser.add_argument("--exchange", nargs=2, metavar=("HOST", "HERE"), help="kernels: the folder shared with the grader")
     parser.add_argument("--nproc", type=int, default=1024, help="kernels: processes and threads each may add")
@@ -408,7 +435,8 @@ def serve(argv: list[str] | None = None) -> None:
         place = KernelPlace(args.scratch, *args.exchange, nproc=args.nproc, sandboxed=args.sandboxed)
         os.chdir("/")
     start = time.monotonic()
-    for module in () if args.no_preload else PRELOAD[args.role]:
+    modules = args.modules.split(",") if args.modules else PRELOAD[args.role]
+    for module in () if args.no_preload else modules:
         __import__(module)
     listener = socket.socket(fileno=args.fd)
     server = Server(args.role, listener, place)
@@ -424,9 +452,10 @@ class WarmServer:
     what runs it (a cgroup entry and the sandbox, for kernels)."""
 
     def __init__(self, role: str, env: dict[str, str], log: Path, *, prefix: list[str] = (), args: list[str] = (),
-                 preload: bool = True, home: str | None = None, start_timeout: float = 300.0):
+                 preload: bool = True, modules: tuple[str, ...] | None = None, home: str | None = None, start_timeout: float = 300.0):
         self.role, self.env, self.log = role, dict(env), log
         self.prefix, self.args, self.preload, self.start_timeout = list(prefix), list(args), preload, start_timeout
+        self.modules = modules  # what to preload; None: PRELOAD[role]
         self.home = home  # default: a folder of its own
         self.folder = Path(tempfile.mkdtemp(prefix="sbs-warm-"))  # 0700: the grader's alone
         self.address = str(self.folder / "socket")
@@ -447,7 +476,7 @@ class WarmServer:
         command = [*self.prefix, sys.executable, "-m", "sidebyside.grading.warm_start", self.role, "--fd", str(listener.fileno()), *self.args]
         try:
             self.process = subprocess.Popen(
-                command + ([] if self.preload else ["--no-preload"]), env=env, cwd="/", stdin=subprocess.DEVNULL,
+                command + ([] if self.preload else ["--no-preload"]) + ([f"--modules={','.join(self.modules)}"] if self.modules else []), env=env, cwd="/", stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE, stderr=self._log, start_new_session=True, pass_fds=[listener.fileno()],
             )
         finally:
