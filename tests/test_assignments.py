@@ -4,8 +4,8 @@
   made once per assignment, in the scratch course that is then autograded);
 - an autograde round trip in that scratch course with two students: the solution scores full
   marks with no error in any cell (what `nbgrader validate` checks), the untouched release
-  scores 0 in every test cell without a grading error (what `validate --invert` checks), and
-  `nbgrader export` lists both. The command `nbgrader validate` itself runs on the cheapest
+  scores 0 without a grading error, each of its tests failing for the placeholder (what
+  `validate --invert` checks, and why), and `nbgrader export` lists both. The command `nbgrader validate` itself runs on the cheapest
   assignment (VALIDATED), both ways.
 
 The half-done submission, the stored wrong answers (each loses its cell's points; those that
@@ -104,28 +104,68 @@ def test_every_test_fails_on_the_untouched_exercise(assignment):
 # --- autograde round trip ---------------------------------------------------------------------
 
 
+def errors_in(notebook: Path) -> dict[str, str]:
+    """{cell (grade_id, or its index): "Name: message"} of every error output in ``notebook``."""
+    nb = nbformat.read(notebook, as_version=4)
+    return {
+        cell.metadata.get("nbgrader", {}).get("grade_id", str(index)): f"{output.get('ename')}: {output.get('evalue')}"
+        for index, cell in enumerate(nb.cells)
+        if cell.cell_type == "code"
+        for output in cell.get("outputs", [])
+        if output.get("output_type") == "error"
+    }
+
+
+def autograded(scratch, student: str, assignment: str) -> Path:
+    return scratch.folder / "autograded" / student / assignment / f"{assignment}.ipynb"
+
+
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_solution_scores_full_marks_with_no_error(assignment, grading):
-    """What `nbgrader validate` checks, read from the autograded solution (hidden tests included)."""
+def test_solution_scores_full_marks(assignment, grading):
     scratch, solution, result = grading
     tests, max_scores, scores = autograded_tests(solution), scratch.max_scores(), scratch.scores()
     assert "solution" in scores, f"the solution was not graded:\n{result.stderr[-4000:]}"
     lost = {c: (scores["solution"].get(c), max_scores[c]) for c in tests if scores["solution"].get(c) != max_scores[c]}
     assert not lost, f"the solution loses points (cell: (score, max)): {lost}\n{result.stderr[-4000:]}"
-    autograded = nbformat.read(scratch.folder / "autograded" / "solution" / assignment / f"{assignment}.ipynb", as_version=4)
-    errors = [
-        f"cell {cell.metadata.get('nbgrader', {}).get('grade_id', index)}: {output.get('ename')}: {output.get('evalue')}"
-        for index, cell in enumerate(autograded.cells)
-        if cell.cell_type == "code"
-        for output in cell.get("outputs", [])
-        if output.get("output_type") == "error"
-    ]
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_no_cell_of_the_solution_fails(assignment, grading):
+    """What `nbgrader validate` checks, read from the autograded solution (hidden tests included):
+    no cell, test or not, ends in an error."""
+    scratch, _, _ = grading
+    errors = errors_in(autograded(scratch, "solution", assignment))
     assert not errors, f"expected no error in any cell of the autograded solution, got: {errors}"
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_the_untouched_release_fails_each_test_for_the_placeholder(assignment, grading):
+    """Each test cell of the untouched release fails (`validate --invert`) because an answer is
+    missing: NotImplementedError from a placeholder, an assertion that says so, or the name its
+    placeholder cell left undefined; another error (a setup cell that fails, a test that calls a
+    name nobody defines) would hide what the test checks."""
+    scratch, solution, _ = grading
+    errors = errors_in(autograded(scratch, "blank", assignment))
+    tests = autograded_tests(solution)
+    passing = [cell for cell in tests if cell not in errors]
+    assert not passing, f"expected every test cell to fail on the untouched release, these pass: {passing}"
+    setup = {cell: error for cell, error in errors.items() if cell not in tests and not error.startswith("NotImplementedError")}
+    assert not setup, f"expected no error outside test cells but the placeholders' own, got: {setup}"
+    answers = course.answer_cell_ids(solution)
+
+    def for_the_placeholder(cell: str) -> bool:
+        if errors[cell].startswith(("NotImplementedError", "AssertionError")):
+            return True
+        # a whole `def` is the answer: the placeholder raised instead, so the name is undefined
+        mine = [a for a in answers if cell == f"test_{a}" or cell.startswith(f"test_{a}_")]
+        return errors[cell].startswith("NameError") and any(errors.get(a, "").startswith("NotImplementedError") for a in mine)
+
+    other = {cell: errors[cell] for cell in tests if not for_the_placeholder(cell)}
+    assert not other, f"expected each test to fail with NotImplementedError, an AssertionError or its answer's undefined name, got: {other}"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_untouched_exercise_scores_zero_without_error(assignment, grading):
-    """What `nbgrader validate --invert` checks (every test fails), hidden tests included."""
     scratch, solution, result = grading
     scores = scratch.scores()
     assert "blank" in scores, f"the untouched release was not graded:\n{result.stderr[-4000:]}"
