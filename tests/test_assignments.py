@@ -5,8 +5,9 @@
 - an autograde round trip in that scratch course with two students: the solution scores full
   marks with no error in any cell (what `nbgrader validate` checks), the untouched release
   scores 0 without a grading error, each of its tests failing for the placeholder (what
-  `validate --invert` checks, and why), and `nbgrader export` lists both. The command `nbgrader validate` itself runs on the cheapest
-  assignment (VALIDATED), both ways.
+  `validate --invert` checks, and why), and `nbgrader export` lists both. The command
+  `nbgrader validate` itself runs, both ways, on the tiny fixture assignment
+  (tests/fixtures/assignments/tiny), where it takes seconds.
 
 The half-done submission, the stored wrong answers (each loses its cell's points; those that
 delegate the task to the course package score 0) and the stored right answers (full marks) are
@@ -16,6 +17,7 @@ graded in one `sidebyside grade` class per assignment, in warm kernels, in tests
 from __future__ import annotations
 
 import csv
+import sys
 from functools import lru_cache
 from pathlib import Path
 
@@ -26,11 +28,11 @@ from stored_answers import DELEGATES, autograded_tests, right_answers, wrong_ans
 
 from sidebyside import assignments as course
 
+sys.path.insert(0, str(ROOT / "tests" / "fixtures" / "grading"))
+import tiny_class  # noqa: E402
+
 pytestmark = pytest.mark.nbgrader
 ASSIGNMENTS = assignments()  # make test runs one assignment's tests on one worker (tests/conftest.py)
-#: The assignment `nbgrader validate` runs on: the one whose solution runs fastest
-#: (benchmarks/notebooks.py); the others' validation is read from their autograde run.
-VALIDATED = "04-device-management"
 REGENERATE = "Regenerate it with `make exercises` (or `.venv/bin/sidebyside release {a}`); never edit exercises/ by hand."
 
 
@@ -89,16 +91,16 @@ def test_no_exercise_without_a_solution():
 # --- nbgrader validate ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("assignment", [VALIDATED])
-def test_solution_passes_nbgrader_validate(assignment):
-    passed, output = course.validate(solution_path(assignment), timeout=1200)
-    assert passed, f"nbgrader validate failed on solutions/{assignment}:\n{output[-6000:]}"
+def test_solution_passes_nbgrader_validate():
+    """The command itself, on the tiny fixture assignment (every course assignment's solution is
+    checked the same way from its autograde run, below)."""
+    passed, output = course.validate(tiny_class.SOLUTION, timeout=600)
+    assert passed, f"expected nbgrader validate to pass the tiny assignment's solution, got:\n{output[-6000:]}"
 
 
-@pytest.mark.parametrize("assignment", [VALIDATED])
-def test_every_test_fails_on_the_untouched_exercise(assignment):
-    passed, output = course.validate(exercise_path(assignment), invert=True, timeout=1200)
-    assert passed, f"nbgrader validate --invert: some tests pass on the untouched exercises/{assignment}:\n{output[-6000:]}"
+def test_every_test_fails_on_the_untouched_exercise():
+    passed, output = course.validate(tiny_class.release_path(), invert=True, timeout=600)
+    assert passed, f"expected nbgrader validate --invert to pass the tiny assignment's untouched release (every test failing), got:\n{output[-6000:]}"
 
 
 # --- autograde round trip ---------------------------------------------------------------------

@@ -1,7 +1,9 @@
 """A class on the real JupyterHub, end to end (issue 16), in Debian's Chromium as people click it.
 
 On the class hub of tests/hub_class.py (loopback, test Unix users, a temporary exchange and a
-PostgreSQL gradebook), with assignment 03-visualization:
+PostgreSQL gradebook), with the tiny fixture assignment (tests/fixtures/assignments/tiny, put
+into the instructor's source/ beside the course's own: the cycle tests the hub, the exchange and
+the gradebook, not a lesson, and a plain-Python notebook keeps every step quick):
 
 1. everyone logs in through JupyterHub's login form; the instructor adds the three students in
    the Formgrader's Manage Students, opens Manage Assignments, sets a due date (the pencil),
@@ -9,7 +11,7 @@ PostgreSQL gradebook), with assignment 03-visualization:
 2. in their Assignments tab, student 1 fetches, answers part (a) only and submits, then answers
    everything and submits again (the second submission must replace the first); student 2
    fetches and answers part (a) only; student 3 fetches and never submits. Answers are built
-   from the solution (tests/fixtures/grading/class_03.py) and saved through the student's own
+   from the solution (tests/fixtures/grading/tiny_class.py) and saved through the student's own
    server from their browser, as JupyterLab's Save does; fetching and submitting are clicks;
 3. the hub restarts; after the due date student 2 submits (late);
 4. the instructor clicks Collect, grades with ``sidebyside grade`` as the instructor's Unix user
@@ -31,6 +33,7 @@ import csv
 import html
 import io
 import json
+import os
 import re
 import sys
 import time
@@ -69,11 +72,11 @@ from conftest import ARTIFACTS, ROOT
 from hub_class import class_hub  # noqa: F401 - the fixture
 
 sys.path.insert(0, str(ROOT / "tests" / "fixtures" / "grading"))
-import class_03  # noqa: E402
+import tiny_class  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.nbgrader]
 
-A = class_03.ASSIGNMENT
+A = tiny_class.ASSIGNMENT
 SHOTS = ARTIFACTS / "class-cycle"
 #: The due date is set this long after the Release click: student 1's two submissions come
 #: before it (they take seconds), student 2's after it.
@@ -82,15 +85,15 @@ DUE_AFTER_RELEASE = timedelta(seconds=45)
 GRADE_TIMEOUT_S = 900
 #: Scores of the autograded cells (2 points each): all six answers, or part (a)'s three.
 FULL, PART_A = 12.0, 6.0
+PART_A_CELLS = ("add", "mean", "clip")
 
 
 def answered(released: dict, which: str) -> dict:
     """The released notebook (JSON) with the solution's answers: ``all`` or part (a) only."""
-    solution = nbformat.read(ROOT / "solutions" / A / f"{A}.ipynb", as_version=4)
-    right = class_03._answers(solution)
+    right = tiny_class.answers(nbformat.read(tiny_class.SOLUTION, as_version=4))
     if which == "part a":
-        right = {grade_id: source for grade_id, source in right.items() if grade_id.startswith("torch_")}
-    notebook = class_03._set(nbformat.from_dict(released), right)
+        right = {grade_id: source for grade_id, source in right.items() if grade_id in PART_A_CELLS}
+    notebook = tiny_class.with_answers(nbformat.from_dict(released), right)
     return json.loads(nbformat.writes(notebook))
 
 
@@ -100,7 +103,7 @@ def cell_source(cell: dict) -> str:
 
 def hidden_test_lines(released_text: str) -> list[str]:
     """Lines of the solution's hidden tests that the released notebook does not show."""
-    solution = nbformat.read(ROOT / "solutions" / A / f"{A}.ipynb", as_version=4)
+    solution = nbformat.read(tiny_class.SOLUTION, as_version=4)
     lines = set()
     for cell in solution.cells:
         for region in re.findall(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", cell.source, re.S):
@@ -192,7 +195,21 @@ def log_in_everyone(chromium, hub, shots) -> list[Person]:
 @pytest.fixture(scope="module")
 def cycle(class_hub, chromium):  # noqa: F811 - the fixture
     """The whole class, once, as the module's docstring tells it."""
+    add_the_tiny_assignment(class_hub)
     return run_cycle(class_hub, chromium)
+
+
+def add_the_tiny_assignment(hub) -> None:
+    """The tiny assignment in the instructor's source/, owned by the instructor, as
+    sidebyside.hub.course puts the course's own there."""
+    import pwd
+    import shutil
+
+    owner = pwd.getpwnam(hub.instructor.name)
+    target = hub.course_dir / "source" / A
+    shutil.copytree(tiny_class.SOLUTION.parent, target)
+    for path in (target, *target.rglob("*")):
+        os.chown(path, owner.pw_uid, owner.pw_gid)
 
 
 def run_cycle(hub, chromium) -> Cycle:
