@@ -101,7 +101,8 @@ _group_seconds: dict[str, float] = {}
 def pytest_runtest_logreport(report):
     """Add each test's setup, call and teardown time to its group (on the xdist controller, or
     in a run without workers)."""
-    _group_seconds[schedule_group(report.nodeid)] = _group_seconds.get(schedule_group(report.nodeid), 0.0) + report.duration
+    group = schedule_group(report.nodeid)
+    _group_seconds[group] = _group_seconds.get(group, 0.0) + report.duration
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -125,8 +125,8 @@ def ensure_assignment(db_url: str, template, assignment: str) -> None:
     a busy machine)."""
     from nbgrader.api import Gradebook, MissingEntry
 
-    if db_url.startswith("sqlite:///") and not Path(db_url[len("sqlite:///") :]).exists():
-        path = Path(db_url[len("sqlite:///") :])
+    path = Path(db_url[len("sqlite:///") :]) if db_url.startswith("sqlite:///") else None  # absolute (sqlite_url)
+    if path is not None and not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         staged = path.with_name(f".{path.name}.{os.getpid()}.new")
         with contextlib.closing(sqlite3.connect(template.folder / "gradebook.db")) as source, contextlib.closing(sqlite3.connect(staged)) as copy:
