@@ -405,6 +405,46 @@ def test_the_wall_clock_and_the_memory_poll_kill_the_whole_tree(tmp_path):
     assert [f.code for f in found] == ["memory"] and "polling" in found[0].message, f"expected a finding naming the polling, got {found}"
 
 
+class TaggedSandbox(NoSandbox):
+    """A stand-in whose student's processes are those whose command line holds ``tag``."""
+
+    def __init__(self, tag):
+        super().__init__()
+        self.tag = tag
+
+    def student_processes(self):
+        return [p for p in psutil.process_iter(["cmdline"]) if p.pid != os.getpid() and any(self.tag in part for part in p.info["cmdline"] or [])]
+
+    def sweep(self):
+        for process in self.student_processes():
+            process.kill()
+
+
+def test_a_fork_bomb_left_behind_is_watched_up_to_its_cap(tmp_path):
+    """The run ends just after starting the bomb: what it left is watched until the cap, not
+    looked at once (CI at 94531a1 saw a bomb in its first milliseconds and missed it)."""
+    tag = f"sbs-late-bomb-{os.getpid()}-{time.monotonic_ns()}"
+    bomb = (
+        f"# {tag}\nimport os, time\n"
+        "if os.fork() == 0:\n"
+        "    time.sleep(0.2)\n"
+        "    for _ in range(40):\n"
+        "        if os.fork() == 0:\n"
+        "            time.sleep(60); os._exit(0)\n"
+        "        time.sleep(0.002)\n"
+        "    time.sleep(60)\n"
+    )
+    sandbox = TaggedSandbox(tag)
+    capped = limits.Limits(wall_seconds=60, memory_mb=6000, processes=40, poll_seconds=0.1)
+    try:
+        status, _, _, found = student.run_watched([sys.executable, "-c", bomb], tmp_path, dict(os.environ), capped, tmp_path / "log", sandbox)
+        assert "processes" in [f.code for f in found], f"expected a finding naming the process cap, got {status}: {found}"
+        left = sandbox.student_processes()
+        assert not left, f"nothing of the bomb should outlive the run, found {len(left)} processes"
+    finally:
+        sandbox.sweep()
+
+
 def cgroup_or_skip():
     group, why = limits.Cgroup.create(f"sbs-test-{os.getpid()}-{time.monotonic_ns()}")
     if group is None:

@@ -172,8 +172,9 @@ def run_watched(command: list[str], cwd: Path, env: dict, limits: Limits, log: P
                 _wait_for_end(process, limits.poll_seconds)  # returns as soon as it ends
         finally:
             # Past a limit, or at the end: nothing of the student's may outlive the run (a fork
-            # bomb is still there to be counted).
-            most_tasks = max(most_tasks, _tasks(sandbox.student_processes()))
+            # bomb is still there to be counted, at its cap even if the notebook ended just after
+            # starting it).
+            most_tasks = max(most_tasks, _leftover_tasks(sandbox, limits))
             for child in _tree(nbgrader)[1:]:
                 _kill(child)
             if isinstance(process, _WatchedPopen):
@@ -205,6 +206,18 @@ def run_watched(command: list[str], cwd: Path, env: dict, limits: Limits, log: P
     if status == Status.GRADED and process.returncode != 0:
         status = Status.CRASHED
     return status, time.monotonic() - start, peak, findings
+
+
+def _leftover_tasks(sandbox: Sandbox, limits: Limits, seconds: float = 2.0) -> int:
+    """The most processes and threads of the student's seen in one look or, when the run left
+    some behind, while watching them for ``seconds`` (a fork bomb started just before the notebook
+    ended reaches its cap in that time; nothing left costs one look)."""
+    most, deadline = 0, time.monotonic() + seconds
+    while True:
+        most = max(most, _tasks(sandbox.student_processes()))
+        if most == 0 or most >= 0.9 * limits.processes or time.monotonic() > deadline:
+            return most
+        time.sleep(0.1)
 
 
 def _tree(process: psutil.Process | None) -> list[psutil.Process]:
