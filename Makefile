@@ -18,7 +18,7 @@ PYTEST_ARGS ?=
 .PHONY: lab test setup test-setup class-setup hub exercises clean-notebooks doctor
 
 lab: setup
-	$(BIN)/python -m sidebyside.lab
+	$(BIN)/sidebyside lab
 
 test: test-setup
 	$(BIN)/python -m pytest -n $(WORKERS) --dist loadscope --durations=15 $(PYTEST_ARGS)
@@ -39,13 +39,13 @@ $(INSTALLED): requirements.txt build-constraints.txt pyproject.toml scripts/inst
 	scripts/install-java
 	# KServe, lesson 06's server for TensorFlow Serving's REST protocol, in its own environment
 	# (.venv/kserve): no kserve release installs beside the course's psutil and protobuf pins.
-	$(BIN)/python -m sidebyside.serving install-kserve
+	$(BIN)/sidebyside serving install-kserve
 	touch $@
 
 # A class on this machine: JupyterHub on loopback, one instructor and students as Unix users,
 # nbgrader's exchange, the gradebook in PostgreSQL (README: "A class on JupyterHub"; hub/class.toml).
 hub: class-setup
-	$(BIN)/python -m sidebyside.hub start
+	$(BIN)/sidebyside hub start
 
 # PostgreSQL (Debian's) and JupyterHub's proxy (configurable-http-proxy, npm), when missing and possible.
 class-setup: setup

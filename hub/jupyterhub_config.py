@@ -1,4 +1,4 @@
-"""JupyterHub for one class on this machine: `make hub` (python -m sidebyside.hub start) runs it.
+"""JupyterHub for one class on this machine: `make hub` (sidebyside hub start) runs it.
 
 Names, ports and paths come from hub/class.toml, resolved by `start` into .hub/settings.json
 ($SIDEBYSIDE_HUB_SETTINGS): start the hub with that command, not `jupyterhub` by hand. The
@@ -43,7 +43,7 @@ c.JupyterHub.services = [{"name": "class-admin", "api_token": read_secret(state 
 c.JupyterHub.load_roles = [
     {
         "name": "class-admin",
-        "description": "Start and stop the class's servers, issue tokens (python -m sidebyside.hub).",
+        "description": "Start and stop the class's servers, issue tokens (sidebyside hub).",
         "scopes": ["list:users", "read:users", "admin:servers", "tokens"],
         "services": ["class-admin"],
     }

@@ -277,8 +277,9 @@ def run_cycle(hub, chromium) -> Cycle:
         collect_submissions(formgrader, A)
         shots(instructor.page, "instructor-collected")
         graded_at = time.monotonic()
-        grade_run = hub.run_as(hub.instructor, "sidebyside", "grade", A, "--course", str(hub.course_dir), "--workers", "2",
-                               "--timeout", "600", "--quiet", timeout=GRADE_TIMEOUT_S)
+        # from the course folder, without --course: found by its nbgrader_config.py and source/
+        grade_run = hub.run_as(hub.instructor, "sidebyside", "grade", A, "--workers", "2", "--timeout", "600", "--quiet",
+                               cwd=hub.course_dir, timeout=GRADE_TIMEOUT_S)
         seconds["sidebyside_grade"] = time.monotonic() - graded_at
         if grade_run.returncode != 0:
             raise StepFailed(f"`sidebyside grade {A}` as {hub.instructor.name}: expected exit status 0, got {grade_run.returncode}\n"

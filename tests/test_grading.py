@@ -553,6 +553,44 @@ def test_every_wrong_answer_loses_its_points(assignment, stored_answers_class):
     assert not problems, "\n".join(problems) + "\n" + report.markdown(graded.result)[-3000:]
 
 
+def test_grade_refuses_to_run_students_code_unconfined_unless_asked_by_name(tmp_path, monkeypatch, capsys):
+    """A machine where kernels cannot be confined (any Mac, many containers) grades nothing by
+    default: exit 3, a message naming what to install and the flag that opts out, and nothing
+    written in the course. Unconfined grading happens only with --isolation none."""
+    from sidebyside import cli
+
+    course = tiny_class.make_course(tmp_path / "course")
+    monkeypatch.setattr(run.sandbox, "available", lambda: (Isolation.NONE, "bubblewrap is not installed"))
+    before = sorted(p.relative_to(course) for p in course.rglob("*"))
+    status = cli.main(["grade", tiny_class.ASSIGNMENT, "--course", str(course), "--quiet"])
+    err = capsys.readouterr().err
+    assert status == cli.UNSAFE == 3, f"expected exit status 3 (could not grade safely), got {status}; stderr:\n{err}"
+    for words in ("cannot be confined", "bubblewrap is not installed", "install bubblewrap", "--isolation none"):
+        assert words in err, f"expected the message to say {words!r}, got:\n{err}"
+    after = sorted(p.relative_to(course) for p in course.rglob("*"))
+    assert after == before, f"expected nothing written in the course, got new {sorted(set(after) - set(before))}"
+    for asked in ("auto", "namespaces", "bubblewrap"):
+        with pytest.raises(run.UnsafeToGrade):
+            run.choose_isolation(asked)
+    assert run.choose_isolation("none") == (Isolation.NONE, "--isolation none"), "--isolation none, named, is obeyed"
+
+
+def test_a_crash_of_grade_has_an_exit_status_of_its_own(tmp_path, monkeypatch, capsys):
+    """An uncaught error exits 70 with its traceback and a way to resume, not Python's 1 (which
+    means "some submissions need review" to an instructor's script)."""
+    from sidebyside import cli
+
+    def crash(options):
+        raise OSError("disk full (a stand-in for any unexpected error)")
+
+    monkeypatch.setattr(run, "grade", crash)
+    status = cli.main(["grade", tiny_class.ASSIGNMENT, "--course", str(tmp_path), "--quiet"])
+    err = capsys.readouterr().err
+    assert status == cli.CRASHED == 70, f"expected exit status 70 for a crash, got {status}; stderr:\n{err}"
+    assert "OSError: disk full" in err and "crashed" in err and "run the same command again" in err, f"expected the traceback and how to resume, got:\n{err}"
+    assert len({cli.GRADED, cli.NEEDS_REVIEW, cli.USAGE, cli.UNSAFE, cli.SUBMITTED_CHANGED, cli.OUTPUTS_FAILED, cli.CRASHED}) == 7, "every ending has its own status"
+
+
 @pytest.mark.nbgrader
 def test_failed_feedback_is_reported_and_fails_the_command(tmp_path):
     """When nbgrader generate_feedback fails (here: a course with nothing autograded, so it finds

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import nbformat
 import numpy as np
@@ -161,3 +162,32 @@ def test_find_course_root_says_what_to_do(tmp_path):
     assert find_course_root(ROOT / "src") == ROOT
     with pytest.raises(FileNotFoundError, match="run this from the course folder"):
         find_course_root(tmp_path)
+    # the class hub's course keeps nbgrader's default source/ (its nbgrader_config.py says so)
+    hub_course = tmp_path / "hub-course"
+    (hub_course / "source" / "tiny").mkdir(parents=True)
+    (hub_course / "nbgrader_config.py").write_text('c = get_config()\nc.CourseDirectory.source_directory = "source"\n')
+    assert find_course_root(hub_course / "source" / "tiny") == hub_course, "a course found by the source folder its config names"
+    (hub_course / "nbgrader_config.py").write_text('c = get_config()\nc.CourseDirectory.source_directory = "instructor"\n')
+    with pytest.raises(FileNotFoundError, match="--course"):
+        find_course_root(hub_course / "source")
+
+
+def test_one_command_line(capsys):
+    """`sidebyside` is the one command: --version, and the class's tools under it with their
+    own --help (the `python -m sidebyside.X` forms stay as aliases)."""
+    from sidebyside import cli
+
+    done = subprocess.run([str(Path(sys.executable).parent / "sidebyside"), "--version"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.startswith("sidebyside ") and "unknown" not in done.stdout, (
+        f"expected `sidebyside --version` to print the installed version, got {done.returncode}: {done.stdout!r} {done.stderr[-500:]!r}")
+    for name, words in (("hub", "start,stop,status,restart"), ("gradebook", "start,stop,status,url"), ("serving", "install-kserve,check"),
+                        ("servers", "install-visdom-assets,check-visdom-assets")):
+        with pytest.raises(SystemExit) as exit_:
+            cli.main(["-q", name, "--help"])
+        out = capsys.readouterr().out
+        assert exit_.value.code == 0 and f"usage: sidebyside {name}" in out and words in out, f"expected `sidebyside {name} --help`, got:\n{out}"
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["--help"])
+    out = capsys.readouterr().out
+    listed = ("lab", "doctor", "clean", "release", "grade", "hub", "gradebook", "serving", "servers")
+    assert all(name in out for name in listed) and "--version" in out and "--verbose" in out, f"expected every subcommand listed, got:\n{out}"

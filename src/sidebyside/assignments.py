@@ -17,15 +17,27 @@ from . import notebooks
 from .frameworks import TF_LOG_LEVEL
 
 
+def course_setting(root: Path, name: str, default: str) -> str:
+    """One ``CourseDirectory`` setting of the course's ``nbgrader_config.py``, read by
+    traitlets' own loader (as nbgrader reads it)."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
+    value = config.CourseDirectory.get(name)
+    return value if isinstance(value, str) and value else default
+
+
 def find_course_root(start: Path | None = None) -> Path:
-    """The folder holding ``nbgrader_config.py`` and ``solutions/``, searching upwards."""
+    """The nearest folder at or above ``start`` holding ``nbgrader_config.py`` and the source
+    folder it names (``CourseDirectory.source_directory``: ``solutions/`` in this repository,
+    ``source/`` in the class hub's course, nbgrader's default)."""
     here = Path(start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
-        if (folder / "nbgrader_config.py").is_file() and (folder / "solutions").is_dir():
+        if (folder / "nbgrader_config.py").is_file() and (folder / course_setting(folder, "source_directory", "source")).is_dir():
             return folder
     raise FileNotFoundError(
-        f"No course found at or above {here}: run this from the course folder "
-        "(the one with nbgrader_config.py and solutions/)."
+        f"No course found at or above {here}: run this from the course folder (the one with nbgrader_config.py "
+        "and the source folder it names, such as solutions/ or source/), or name it with --course."
     )
 
 

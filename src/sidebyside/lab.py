@@ -1,6 +1,6 @@
 """Start JupyterLab on the course, registering nothing outside the project.
 
-``make lab`` runs ``python -m sidebyside.lab``. Jupyter's config, data, runtime and JupyterLab's
+``make lab`` runs ``sidebyside lab``. Jupyter's config, data, runtime and JupyterLab's
 settings all live under ``.jupyter/`` in the course folder; the kernel is this virtualenv's
 own ``python3``. The browser tests start JupyterLab the same way.
 """

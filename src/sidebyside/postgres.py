@@ -17,7 +17,7 @@ PostgreSQL refuses to run as root: as root the server runs as the unprivileged `
     url = cluster.create_gradebook("sidebyside_gradebook", "sidebyside_grader", password)
     # postgresql+psycopg://sidebyside_grader:...@127.0.0.1:5433/sidebyside_gradebook
 
-``python -m sidebyside.postgres start|stop|status|url`` runs the class's cluster from
+``sidebyside gradebook start|stop|status|url`` runs the class's cluster from
 ``hub/class.toml`` (password kept in ``.hub/postgres/gradebook.password``, mode 0600).
 """
 
@@ -199,7 +199,7 @@ class Cluster:
     def start(self, timeout: float = 60) -> Cluster:
         """Start the server (nothing to do if it runs); clear errors for a busy port or a failed start."""
         if not self.initialized:
-            raise PostgresError(f"no cluster in {self.data_dir}: call init() first (python -m sidebyside.postgres start does)")
+            raise PostgresError(f"no cluster in {self.data_dir}: call init() first (sidebyside gradebook start does)")
         self._check_owner()
         if self.is_running():
             return self
@@ -290,10 +290,10 @@ def class_password(path: Path) -> str:
     return path.read_text().strip()
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = "python -m sidebyside.postgres") -> int:
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m sidebyside.postgres", description="The class's PostgreSQL gradebook (hub/class.toml, [gradebook]).")
+    parser = argparse.ArgumentParser(prog=prog, description="The class's PostgreSQL gradebook (hub/class.toml, [gradebook]).")
     parser.add_argument("command", choices=["start", "stop", "status", "url"])
     parser.add_argument("--course", metavar="DIR", default=".", help="the course folder, holding hub/class.toml (default: here)")
     args = parser.parse_args(argv)
@@ -316,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0 if running else 3
         else:
             if not password_file.is_file():
-                raise PostgresError(f"no gradebook yet (no {password_file}): run `python -m sidebyside.postgres start` first")
+                raise PostgresError(f"no gradebook yet (no {password_file}): run `sidebyside gradebook start` first")
             role, database = settings["role"], settings["database"]
             print(f"postgresql+psycopg://{quote(role, safe='')}:{quote(class_password(password_file), safe='')}@{cluster.host}:{cluster.port}/{quote(database, safe='')}")
     except PostgresError as error:

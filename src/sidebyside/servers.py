@@ -641,11 +641,11 @@ def visdom_or_reason(env_path=None, **kwargs) -> tuple[VisdomServer | None, str]
         return None, f"Visdom could not start ({error}); the curves are drawn inline with matplotlib instead"
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m sidebyside.servers install-visdom-assets``: used by the set-up script."""
+def main(argv: list[str] | None = None, prog: str = "python -m sidebyside.servers") -> int:
+    """``sidebyside servers install-visdom-assets``: used by the set-up script."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m sidebyside.servers")
+    parser = argparse.ArgumentParser(prog=prog)
     parser.add_argument("command", choices=["install-visdom-assets", "check-visdom-assets"])
     args = parser.parse_args(argv)
     if args.command == "check-visdom-assets":

@@ -23,7 +23,7 @@ KServe beside the course's pins
 -------------------------------
 Every ``kserve`` release on PyPI requires ``psutil<6`` and (0.17 and later) ``protobuf<7``,
 while the course pins ``psutil==7.2.2`` and TensorFlow 2.21 brings ``protobuf`` 7. So KServe
-cannot live in the course's ``.venv``: ``python -m sidebyside.serving install-kserve`` puts it
+cannot live in the course's ``.venv``: ``sidebyside serving install-kserve`` puts it
 in its own small environment, ``.venv/kserve`` (only what the course's environment lacks, plus
 KServe's own ``psutil`` and ``protobuf``), and the KServe server process alone puts it first on
 its ``sys.path``. The notebook's kernel never imports KServe.
@@ -525,7 +525,7 @@ def tf_serving_backend() -> tuple[str | None, str]:
         )
     return None, (
         "neither tensorflow_model_server (TensorFlow Serving's binary: Colab, its Docker image) nor KServe is "
-        "installed. Install KServe once with `.venv/bin/python -m sidebyside.serving install-kserve` (`make setup` does it)."
+        "installed. Install KServe once with `.venv/bin/sidebyside serving install-kserve` (`make setup` does it)."
     )
 
 
@@ -978,11 +978,11 @@ def install_kserve(prefix=None, *, log=print) -> Path:
     return site
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m sidebyside.serving install-kserve | check``: used by the set-up."""
+def main(argv: list[str] | None = None, prog: str = "python -m sidebyside.serving") -> int:
+    """``sidebyside serving install-kserve | check``: used by the set-up."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m sidebyside.serving")
+    parser = argparse.ArgumentParser(prog=prog)
     parser.add_argument("command", choices=["install-kserve", "check"])
     args = parser.parse_args(argv)
     if args.command == "check":
@@ -996,7 +996,7 @@ def main(argv: list[str] | None = None) -> int:
         site = install_kserve()
     except (ServerError, OSError, subprocess.SubprocessError) as error:
         print(f"WARNING: could not install KServe {KSERVE_VERSION}: {error}\n  Lesson 06 will skip its TensorFlow Serving "
-              "REST server (and say why). Retry online: .venv/bin/python -m sidebyside.serving install-kserve", file=sys.stderr)
+              "REST server (and say why). Retry online: .venv/bin/sidebyside serving install-kserve", file=sys.stderr)
         return 1
     print(f"KServe {KSERVE_VERSION}: ready in {site} ({time.monotonic() - started:.0f} s).")
     return 0

@@ -72,17 +72,6 @@ class Options:
     progress: bool = True
 
 
-def course_setting(root: Path, name: str, default: str) -> str:
-    """One CourseDirectory setting of the course's nbgrader_config.py."""
-    from traitlets.config import Config
-
-    config = Config()
-    namespace = {"c": config, "get_config": lambda: config}
-    exec(compile((root / "nbgrader_config.py").read_text(), "nbgrader_config.py", "exec"), namespace)  # noqa: S102 - the instructor's own file
-    value = config.CourseDirectory.get(name)
-    return value if isinstance(value, str) and value else default
-
-
 def hash_tree(folder: Path) -> dict[str, str]:
     """sha256 of every file under ``folder`` (relative paths as keys)."""
     hashes = {}
@@ -219,13 +208,24 @@ def find_students(root: Path, assignment: str, only: list[str] | None) -> list[s
     return students
 
 
+class UnsafeToGrade(RuntimeError):
+    """Students' code would run unconfined and nobody asked for that: nothing was graded."""
+
+
 def choose_isolation(asked: str) -> tuple[Isolation, str]:
-    """The isolation to use (and why it is none, when it is)."""
+    """The isolation to use (and why it is none, when it is). Unconfined only when asked for
+    by name (``none``): otherwise a machine that cannot confine kernels grades nothing."""
     if asked == "none":
         return Isolation.NONE, "--isolation none"
     mode, reason = sandbox.available()
-    if asked in ("bubblewrap", "namespaces") and mode == Isolation.NONE:
-        raise RuntimeError(f"isolation {asked!r} is not available on this machine: {reason}")
+    if mode == Isolation.NONE:
+        raise UnsafeToGrade(
+            f"students' code cannot be confined on this machine ({reason}), so nothing was graded: unconfined, "
+            "a submission can read the course's solutions and the other students' work, write your files and use "
+            "the network. Install bubblewrap (Linux; as root, `scripts/install-bubblewrap` or "
+            "`apt-get install bubblewrap`) and grade again, or grade in the class hub; to run the code unconfined "
+            "on purpose (code you trust, on a machine you can lose), pass `--isolation none`."
+        )
     return mode, reason
 
 
@@ -288,11 +288,12 @@ class Workers:
 
 
 def grade(options: Options) -> RunReport:
+    isolation, why = choose_isolation(options.isolation)  # first: refused, nothing is written
     course_tools.interpreter_bin_on_path()  # nbgrader's gradebook runs alembic from PATH
     root = Path(options.root).resolve()
     assignment = options.assignment
-    source_dir = course_setting(root, "source_directory", "source")
-    db_url = sqlite_url(options.db_url or course_setting(root, "db_url", "sqlite:///gradebook.db"), root)
+    source_dir = course_tools.course_setting(root, "source_directory", "source")
+    db_url = sqlite_url(options.db_url or course_tools.course_setting(root, "db_url", "sqlite:///gradebook.db"), root)
     work = Path(options.work or root / ".grading" / assignment).resolve()
     report_dir = Path(options.report_dir or root / "reports" / assignment).resolve()
     work.mkdir(parents=True, exist_ok=True)
@@ -302,7 +303,6 @@ def grade(options: Options) -> RunReport:
         # Parallel students share the cores: give each kernel its share, or PyTorch's and
         # TensorFlow's thread pools oversubscribe the machine.
         limits = dataclasses.replace(limits, threads=max(1, (os.cpu_count() or 1) // workers))
-    isolation, why = choose_isolation(options.isolation)
     run = RunReport(assignment=assignment, root=str(root), isolation=isolation, workers=workers, isolation_note=sandbox.describe(isolation, why))
 
     students = find_students(root, assignment, options.students)

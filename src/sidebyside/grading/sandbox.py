@@ -22,8 +22,10 @@ Modes (:class:`.results.Isolation`):
 - ``user``: bwrap run by an ordinary user, through unprivileged user namespaces; kernels run
   as that user, mapped into a user namespace of their own, with nested user namespaces
   disabled: they can read what the grader can, except what is hidden;
-- ``none``: no bubblewrap here (or ``--isolation none``): kernels run UNCONFINED, as the
-  grader, with the network and the grader's files in reach. The report says so on every grade.
+- ``none``: only when the instructor names it (``--isolation none``): kernels run UNCONFINED,
+  as the grader, with the network and the grader's files in reach. The report says so on every
+  grade. Where bubblewrap cannot confine and nobody named ``none``, nothing is graded
+  (:class:`.run.UnsafeToGrade`).
 
 Between two students the sandbox's processes other than the server are killed (the server is
 a subreaper, so nothing escapes its tree) and the exchange folder is emptied.

@@ -1,4 +1,4 @@
-"""A class on JupyterHub, on this machine: ``make hub`` (``python -m sidebyside.hub start|stop|status``).
+"""A class on JupyterHub, on this machine: ``make hub`` (``sidebyside hub start|stop|status``).
 
 One instructor and the students of ``hub/class.toml`` as Unix users, each one's server running
 as that user with the course's virtualenv and kernel; nbgrader's exchange with nbgrader's own

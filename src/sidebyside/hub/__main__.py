@@ -1,4 +1,4 @@
-"""``python -m sidebyside.hub start|stop|status|restart`` (``make hub`` runs ``start``).
+"""``sidebyside hub start|stop|status|restart`` (``make hub`` runs ``start``).
 
 ``restart`` restarts JupyterHub alone (after a change to hub/jupyterhub_config.py, say): users'
 servers, their kernels and the proxy keep running.
@@ -15,8 +15,8 @@ from .gradebook import GradebookMissing
 from .settings import load
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sidebyside.hub", description="A class on JupyterHub on this machine (hub/class.toml).")
+def main(argv: list[str] | None = None, prog: str = "python -m sidebyside.hub") -> int:
+    parser = argparse.ArgumentParser(prog=prog, description="A class on JupyterHub on this machine (hub/class.toml).")
     parser.add_argument("command", choices=["start", "stop", "status", "restart"])
     parser.add_argument("--ip", default=os.environ.get("HUB_IP"), help="where the hub listens (default: class.toml's, loopback; env HUB_IP)")
     parser.add_argument("--port", type=int, default=os.environ.get("HUB_PORT"), help="the hub's port (default: class.toml's; env HUB_PORT)")
@@ -27,14 +27,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Starting the class hub ({settings.course_id}) on {settings.ip}:{settings.port} ...", flush=True)
             started = processes.start(settings)
             if started.already_running:
-                print(f"The class hub already runs at {started.url}/ (`python -m sidebyside.hub status`).")
+                print(f"The class hub already runs at {started.url}/ (`sidebyside hub status`).")
                 return 0
             print(f"The class hub is up at {started.url}/ (hub ready {started.hub_seconds:.1f} s after launch; {started.total_seconds:.1f} s in all).")
             print(f"  instructor: {settings.instructor} (the formgrader: Nbgrader > Formgrader); students: {', '.join(settings.students)}")
             print(f"  course: {settings.course_dir} (source/ from solutions/{': copied ' + ', '.join(started.copied) if started.copied else ''})")
             settings = started.settings or settings
             print(f"  grade (in the instructor's terminal): sidebyside grade --course {settings.course_dir} NN-topic")
-            print(f"  exchange: {settings.exchange_root}; logs: {settings.logs_dir}; stop: python -m sidebyside.hub stop")
+            print(f"  exchange: {settings.exchange_root}; logs: {settings.logs_dir}; stop: sidebyside hub stop")
             if started.created:
                 print(f"New users and their passwords (shown once; kept root-only in {settings.state_dir / 'passwords'}):")
                 for name, password in started.created.items():

@@ -29,7 +29,7 @@ from ..lab import OFFLINE_LAB_SETTINGS
 
 FORMGRADER_SERVER_EXTENSION = "nbgrader.server_extensions.formgrader"
 INSTRUCTOR_LAB_PLUGINS = ("@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment")
-GENERATED = "# Written by `python -m sidebyside.hub start` at every start; edit the sources named below, not this file."
+GENERATED = "# Written by `sidebyside hub start` at every start; edit the sources named below, not this file."
 
 
 def _write(path: Path, text: str, mode: int, owner: pwd.struct_passwd | None = None) -> None:

@@ -1,7 +1,7 @@
 """The class's gradebook: PostgreSQL, in a cluster of the hub's own (:mod:`sidebyside.postgres`).
 
 Data in ``STATE_DIR/postgres/data``, the role's password in ``STATE_DIR/postgres/gradebook.password``
-(root-only), the same layout as ``python -m sidebyside.postgres``. The URL, with its password,
+(root-only), the same layout as ``sidebyside gradebook``. The URL, with its password,
 goes only into the instructor's course configuration (0600).
 """
 

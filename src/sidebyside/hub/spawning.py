@@ -29,7 +29,7 @@ def read_secret(path: Path) -> str:
     try:
         return Path(path).read_text().strip()
     except FileNotFoundError:
-        raise SystemExit(f"{path} is missing: start the hub with `make hub` (python -m sidebyside.hub start), not `jupyterhub` by hand.") from None
+        raise SystemExit(f"{path} is missing: start the hub with `make hub` (sidebyside hub start), not `jupyterhub` by hand.") from None
 
 
 def ensure_secret(path: Path) -> str:

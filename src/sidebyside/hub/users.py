@@ -51,7 +51,7 @@ def write_passwords(path: Path, passwords: dict[str, str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
-        handle.write("# The class hub's logins (user password), root-only. Written by python -m sidebyside.hub start.\n")
+        handle.write("# The class hub's logins (user password), root-only. Written by sidebyside hub start.\n")
         handle.writelines(f"{name} {password}\n" for name, password in sorted(passwords.items()))
     os.chmod(path, 0o600)
 
