@@ -33,8 +33,8 @@ c.OverwriteCells.add_missing_cells = True
 
 # Feedback never shows the hidden tests, whoever generates it (`sidebyside grade`, the
 # Formgrader's Generate Feedback button, `nbgrader generate_feedback`): nbgrader 0.9.6's own
-# default keeps them in the HTML. The list is sidebyside.grading.report.FEEDBACK_PREPROCESSORS.
-from sidebyside.grading.report import FEEDBACK_PREPROCESSORS  # noqa: E402
+# default keeps them in the HTML. The list is sidebyside.instructor.grading.report.FEEDBACK_PREPROCESSORS.
+from sidebyside.instructor.grading.report import FEEDBACK_PREPROCESSORS  # noqa: E402
 
 c.GenerateFeedback.preprocessors = list(FEEDBACK_PREPROCESSORS)
 

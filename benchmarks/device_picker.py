@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from sidebyside import devices  # noqa: E402
-from sidebyside.widgets import devices as device_widgets  # noqa: E402
+from sidebyside.widgets import device_panels as device_widgets  # noqa: E402
 
 BUDGET_MS = 100
 

@@ -27,7 +27,8 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from sidebyside import assignments, notebooks  # noqa: E402
+from sidebyside import notebooks  # noqa: E402
+from sidebyside.instructor import nbgrader_course as assignments  # noqa: E402
 
 
 class PeakMemory:
@@ -94,7 +95,7 @@ def notebook_in_warm_kernel(path: Path, threads: int) -> float:
     from nbclient import NotebookClient
     from traitlets.config import Config
 
-    from sidebyside.grading import execute, limits, sandbox, student
+    from sidebyside.instructor.grading import execute, limits, sandbox, student
 
     settings = limits.Limits(threads=threads)
     mode, _ = sandbox.available()
@@ -154,7 +155,7 @@ def main() -> None:
         print(f"plain nbgrader autograde: {n} students in {plain_s:.0f} s = {60 * n / plain_s:.2f} students/min, {peak(plain_memory)}")
 
         ours = make_course(Path(sbs_dir), a, n)
-        command = [sys.executable, "-m", "sidebyside.cli", "grade", a, "--workers", str(args.workers), "--quiet", "--no-feedback"]
+        command = [sys.executable, "-m", "sidebyside.instructor.cli", "grade", a, "--workers", str(args.workers), "--quiet", "--no-feedback"]
         ours_s, ours_memory, _ = timed(command + (["--cold-start"] if args.cold_start else []), ours)
         label = " --cold-start" if args.cold_start else ""
         print(f"sidebyside grade --workers {args.workers}{label}: {n} students in {ours_s:.0f} s = {60 * n / ours_s:.2f} students/min, {peak(ours_memory)}")

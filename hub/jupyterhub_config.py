@@ -3,12 +3,12 @@
 Names, ports and paths come from hub/class.toml, resolved by `start` into .hub/settings.json
 ($SIDEBYSIDE_HUB_SETTINGS): start the hub with that command, not `jupyterhub` by hand. The
 package that prepares what this file uses (users, exchange, course, gradebook, the proxy) is
-src/sidebyside/hub/.
+src/sidebyside/instructor/hub/.
 """
 
 from sidebyside.frameworks import TF_LOG_LEVEL
-from sidebyside.hub.settings import from_environment
-from sidebyside.hub.spawning import pre_spawn_hook, read_secret
+from sidebyside.instructor.hub.settings import from_environment
+from sidebyside.instructor.hub.spawning import pre_spawn_hook, read_secret
 
 c = get_config()  # noqa: F821 - provided by JupyterHub when it loads this file
 hub = from_environment()
@@ -52,7 +52,7 @@ c.JupyterHub.load_roles = [
 # --- Each user's server: as that Unix user, in their home (0700), with the course's virtualenv.
 c.JupyterHub.spawner_class = "localprocess"
 # class_venv: the course's virtualenv, or its view for users who cannot open its interpreter
-# (sidebyside/hub/environment.py): the same packages either way.
+# (sidebyside/instructor/hub/environment.py): the same packages either way.
 c.Spawner.cmd = [str(hub.class_venv / "bin" / "jupyterhub-singleuser")]
 c.Spawner.ip = "127.0.0.1"
 c.Spawner.default_url = "/lab"

@@ -38,7 +38,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sidebyside.grading.gradebook import file_lock
+from sidebyside.instructor.grading.gradebook_writes import file_lock
 
 ROOT = Path(__file__).resolve().parents[1]
 PROFILE = ROOT / "requirements-colab.txt"

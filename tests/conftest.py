@@ -132,7 +132,7 @@ def solutions() -> list[Path]:
 
 
 def assignments() -> list[str]:
-    from sidebyside.assignments import assignment_ids
+    from sidebyside.instructor.nbgrader_course import assignment_ids
 
     return assignment_ids(ROOT)
 

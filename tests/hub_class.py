@@ -1,6 +1,6 @@
 """A real class hub for tests: the fixture ``class_hub`` (module scope).
 
-It runs what ``make hub`` runs (:func:`sidebyside.hub.processes.start`), with test values in
+It runs what ``make hub`` runs (:func:`sidebyside.instructor.hub.processes.start`), with test values in
 place of hub/class.toml's: Unix users ``sbs-test-TAG-instructor`` and
 ``sbs-test-TAG-student1..3`` (TAG from the test module, so a real hub's users and other test
 modules' hubs, even on another xdist worker, are untouched), free loopback ports, and a
@@ -32,8 +32,8 @@ from pathlib import Path
 
 import pytest
 
-from sidebyside.hub import api, gradebook, processes, users
-from sidebyside.hub.settings import HubSettings, load
+from sidebyside.instructor.hub import api, class_gradebook, processes, users
+from sidebyside.instructor.hub.settings import HubSettings, load
 
 STUDENTS = 3
 
@@ -122,7 +122,7 @@ class ClassHub:
         return processes.restart_hub(self.settings)
 
     def restart_postgres(self) -> None:
-        gradebook.cluster(self.settings).restart()
+        class_gradebook.cluster(self.settings).restart()
 
     def stop(self) -> None:
         """Stop every process, remove the test users and the temporary folder (idempotent)."""
@@ -221,7 +221,7 @@ def why_not() -> str | None:
         )
     if not os.access(settings.proxy_command, os.X_OK):
         return f"CLASS HUB TESTS SKIPPED: JupyterHub's proxy is missing ({settings.proxy_command}): run `make class-setup`."
-    from sidebyside.postgres import PostgresError, server_bin
+    from sidebyside.instructor.hub.postgres import PostgresError, server_bin
 
     try:
         server_bin()

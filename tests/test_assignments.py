@@ -24,9 +24,10 @@ from pathlib import Path
 import nbformat
 import pytest
 from conftest import ROOT, assignments
+
+import scratch_course as course
 from stored_answers import DELEGATES, autograded_tests, right_answers, wrong_answers
 
-from sidebyside import assignments as course
 
 sys.path.insert(0, str(ROOT / "tests" / "fixtures" / "grading"))
 import tiny_class  # noqa: E402
@@ -48,7 +49,7 @@ def exercise_path(assignment: str) -> Path:
 def graded(assignment: str, folder: str):
     """The assignment released once in a scratch course, and the solution and the untouched
     release autograded there by plain nbgrader; cached per worker."""
-    scratch = course.ScratchCourse(Path(folder), ROOT, assignment)
+    scratch = course.GradedScratchCourse(Path(folder), ROOT, assignment)
     scratch.generate()
     solution = nbformat.read(solution_path(assignment), as_version=4)
     scratch.submit("solution", solution)

@@ -10,7 +10,7 @@ import pytest
 matplotlib.use("Agg")
 
 from sidebyside import benchmarks, devices  # noqa: E402
-from sidebyside.widgets import devices as device_widgets  # noqa: E402
+from sidebyside.widgets import device_panels as device_widgets  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

@@ -201,7 +201,7 @@ def cycle(class_hub, chromium):  # noqa: F811 - the fixture
 
 def add_the_tiny_assignment(hub) -> None:
     """The tiny assignment in the instructor's source/, owned by the instructor, as
-    sidebyside.hub.course puts the course's own there."""
+    sidebyside.instructor.hub.class_course puts the course's own there."""
     import pwd
     import shutil
 

@@ -13,7 +13,7 @@ import pytest
 
 from sidebyside import devices
 from sidebyside.devices import CPU, Device, choose_device, merge_devices, normalize_request
-from sidebyside.widgets import devices as device_widgets
+from sidebyside.widgets import device_panels as device_widgets
 
 NO_ENV: dict = {}
 TWO_CUDA = merge_devices(["cpu", "cuda:0", "cuda:1"], ["/CPU:0", "/GPU:0", "/GPU:1"])

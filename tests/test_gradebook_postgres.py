@@ -1,5 +1,5 @@
 """The class gradebook in a real PostgreSQL server (issue 16): our own cluster, in a tmp folder on
-a free port (:mod:`sidebyside.postgres`), and ``sidebyside grade`` writing into it.
+a free port (:mod:`sidebyside.instructor.hub.postgres`), and ``sidebyside grade`` writing into it.
 
 - the cluster starts, stops and restarts, keeping its data; only the gradebook's role, with its
   password, gets into its database from loopback; what goes wrong is said plainly (a busy port
@@ -32,10 +32,10 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-from sidebyside import postgres
-from sidebyside.grading import gradebook as gradebooks
-from sidebyside.grading import run
-from sidebyside.grading.limits import Limits
+from sidebyside.instructor.hub import postgres
+from sidebyside.instructor.grading import gradebook_writes as gradebooks
+from sidebyside.instructor.grading import run
+from sidebyside.instructor.grading.limits import Limits
 
 sys.path.insert(0, str(ROOT / "tests" / "fixtures" / "grading"))
 import tiny_class  # noqa: E402
@@ -197,7 +197,7 @@ def test_what_goes_wrong_is_said_plainly(cluster, tmp_path, monkeypatch):
 
 
 def test_the_class_gradebook_from_class_toml(cluster, capsys):
-    """``python -m sidebyside.postgres start|status|url|stop`` on a course whose hub/class.toml is
+    """``python -m sidebyside.instructor.hub.postgres start|status|url|stop`` on a course whose hub/class.toml is
     the project's, but for a free port: the printed URL lets the class's role in."""
     import tomllib
 
@@ -247,7 +247,7 @@ def test_writers_at_once_on_an_empty_gradebook_all_succeed(cluster, tmp_path):
     (duplicate tables, duplicate keys); under it every writer succeeds."""
     from nbgrader.api import Gradebook
 
-    from sidebyside.assignments import interpreter_bin_on_path
+    from sidebyside.instructor.nbgrader_course import interpreter_bin_on_path
 
     interpreter_bin_on_path()  # nbgrader runs alembic from PATH when it makes the tables
     url = cluster.create_gradebook("race", "race_role", PASSWORD)
@@ -344,7 +344,7 @@ def test_two_graders_at_once_lose_nothing(cluster, tmp_path):
     students = FIRST_HALF + SECOND_HALF
     url = cluster.create_gradebook("together", "together_role", PASSWORD)
     course = class_of(tmp_path / "class", students)
-    command = [sys.executable, "-m", "sidebyside.cli", "grade", A, "--course", str(course), "--workers", "1", "--no-feedback", "--quiet"]
+    command = [sys.executable, "-m", "sidebyside.instructor.cli", "grade", A, "--course", str(course), "--workers", "1", "--no-feedback", "--quiet"]
     env = {k: v for k, v in os.environ.items() if k != "PGPASSWORD"}
     graders = [
         subprocess.Popen([*command, "--db-url", url, *(f"--student={s}" for s in FIRST_HALF)], env=env,

@@ -34,9 +34,9 @@ import pytest
 import stored_answers as stored
 from conftest import ROOT
 
-from sidebyside.grading import precheck, report, run
-from sidebyside.grading.limits import Limits
-from sidebyside.grading.results import Isolation, Status
+from sidebyside.instructor.grading import precheck, report, run
+from sidebyside.instructor.grading.limits import Limits
+from sidebyside.instructor.grading.results import Isolation, Status
 
 FIXTURES = ROOT / "tests" / "fixtures" / "grading"
 sys.path.insert(0, str(FIXTURES))
@@ -202,7 +202,7 @@ def test_a_course_root_in_the_config_stays_out_of_scratch_courses(tmp_path):
 @pytest.mark.nbgrader
 def test_plain_nbgrader_is_fooled(tmp_path):
     """The same cheats under plain `nbgrader autograde` earn points: the guard is needed."""
-    from sidebyside.assignments import run_nbgrader
+    from sidebyside.instructor.nbgrader_course import run_nbgrader
 
     course = make_class(tmp_path / "plain")
     for student in ("honest", "blank", "partial-broken", "wrong-shadow", "broken-json"):
@@ -274,7 +274,7 @@ def test_the_guard_restores_a_tampered_shell():
     """The in-kernel guard, in a real IPython shell (no kernel process needed)."""
     from IPython.core.interactiveshell import InteractiveShell
 
-    from sidebyside.grading import kernel_guard
+    from sidebyside.instructor.grading import kernel_guard
 
     shell = InteractiveShell.instance()
     try:
@@ -313,7 +313,7 @@ def test_honest_test_cells_are_not_taken_for_tampering():
     the guard reports (solution 02 once scored 8 of 10 under `sidebyside grade` for the first)."""
     from IPython.core.interactiveshell import InteractiveShell
 
-    from sidebyside.grading import kernel_guard
+    from sidebyside.instructor.grading import kernel_guard
 
     shell = InteractiveShell.instance()
     try:
@@ -344,7 +344,7 @@ def test_a_submodule_import_is_not_taken_for_tampering(tmp_path, monkeypatch):
     look-alike module put there by hand still is."""
     from IPython.core.interactiveshell import InteractiveShell
 
-    from sidebyside.grading import kernel_guard
+    from sidebyside.instructor.grading import kernel_guard
 
     package = tmp_path / "fakepkg"
     (package / "_api").mkdir(parents=True)
@@ -378,7 +378,7 @@ def test_an_unconfined_grade_says_so_and_a_result_survives_a_resume():
     """Isolation none: every graded student carries an "unconfined" finding (info: the status is
     unchanged) and the table marks the grade UNCONFINED; a result read back from its resume
     marker is the same result."""
-    from sidebyside.grading.results import Finding, Outcome, RunReport, Severity, StudentResult
+    from sidebyside.instructor.grading.results import Finding, Outcome, RunReport, Severity, StudentResult
 
     outcome = Outcome(scores={"nb": {"test_a": 2.0}}, max_scores={"nb": {"test_a": 2.0}}, isolation=Isolation.NONE,
                       limits=[Finding(Severity.REVIEW, "processes", "the cap was reached")])
@@ -453,7 +453,7 @@ class AnswersClass:
 
 @lru_cache(maxsize=None)
 def answers_class(assignment: str, folder: str) -> AnswersClass:
-    from sidebyside import assignments as course_tools
+    import scratch_course as course_tools
 
     course = Path(folder)
     course.mkdir(parents=True, exist_ok=True)
@@ -529,7 +529,7 @@ def test_half_done_scores_in_between(assignment, stored_answers_class):
 def test_every_wrong_answer_loses_its_points(assignment, stored_answers_class):
     """Each stored wrong answer loses its own cell's points, and only those; one that hands the
     task to the course package's own implementation earns 0."""
-    from sidebyside import assignments as course_tools
+    import scratch_course as course_tools
 
     graded = stored_answers_class
     max_scores, tests = graded.max_scores(), stored.autograded_tests(graded.solution)
@@ -557,7 +557,7 @@ def test_grade_refuses_to_run_students_code_unconfined_unless_asked_by_name(tmp_
     """A machine where kernels cannot be confined (any Mac, many containers) grades nothing by
     default: exit 3, a message naming what to install and the flag that opts out, and nothing
     written in the course. Unconfined grading happens only with --isolation none."""
-    from sidebyside import cli
+    from sidebyside.instructor import cli
 
     course = tiny_class.make_course(tmp_path / "course")
     monkeypatch.setattr(run.sandbox, "available", lambda: (Isolation.NONE, "bubblewrap is not installed"))
@@ -578,7 +578,7 @@ def test_grade_refuses_to_run_students_code_unconfined_unless_asked_by_name(tmp_
 def test_a_crash_of_grade_has_an_exit_status_of_its_own(tmp_path, monkeypatch, capsys):
     """An uncaught error exits 70 with its traceback and a way to resume, not Python's 1 (which
     means "some submissions need review" to an instructor's script)."""
-    from sidebyside import cli
+    from sidebyside.instructor import cli
 
     def crash(options):
         raise OSError("disk full (a stand-in for any unexpected error)")
@@ -596,8 +596,8 @@ def test_failed_feedback_is_reported_and_fails_the_command(tmp_path):
     """When nbgrader generate_feedback fails (here: a course with nothing autograded, so it finds
     no notebook), the report says FAILED and `sidebyside grade` exits 5, not 0: the students
     would get no feedback, and an instructor's script must notice."""
-    from sidebyside import cli
-    from sidebyside.grading.results import Outcome, RunReport, StudentResult
+    from sidebyside.instructor import cli
+    from sidebyside.instructor.grading.results import Outcome, RunReport, StudentResult
 
     course = tmp_path / "course"
     course.mkdir()
@@ -617,7 +617,7 @@ def test_failed_feedback_is_reported_and_fails_the_command(tmp_path):
 def test_a_run_for_some_students_keeps_the_others_in_the_report(tmp_path):
     """Grading one student again (--student, or a second grader) rewrites that student's line of
     reports/ASSIGNMENT/report.md and keeps every other student's result from the earlier run."""
-    from sidebyside.grading.results import Finding, Outcome, RunReport, Severity, StudentResult
+    from sidebyside.instructor.grading.results import Finding, Outcome, RunReport, Severity, StudentResult
 
     course = tmp_path / "course"
     course.mkdir()

@@ -1,4 +1,4 @@
-"""The class hub on this machine (sidebyside.hub, `make hub`), started for real by tests/hub_class.py.
+"""The class hub on this machine (sidebyside.instructor.hub, `make hub`), started for real by tests/hub_class.py.
 
 One hub for the module: the instructor's server and two students' servers are started through
 the hub's API; the instructor releases an assignment and a student submits it with nbgrader's
@@ -21,7 +21,7 @@ import psutil
 import pytest
 from hub_class import class_hub  # noqa: F401 - the fixture
 
-from sidebyside.hub import exchange
+from sidebyside.instructor.hub import exchange
 
 ASSIGNMENT = "01-learning-curve"
 
@@ -57,7 +57,7 @@ SERVERS = 3  # the instructor's and two students' (the third student only logs i
 def requested(hub):
     """Ask the hub for the instructor's and two students' servers, without waiting: they start
     while the first tests run (two shared cores make each take tens of seconds)."""
-    from sidebyside.hub import api
+    from sidebyside.instructor.hub import api
 
     users = [login.name for login in hub.logins[:SERVERS]]
     for user in users:
@@ -68,7 +68,7 @@ def requested(hub):
 @pytest.fixture(scope="module")
 def servers(hub, requested):
     """{user: seconds from the request until the server was ready}."""
-    from sidebyside.hub import api
+    from sidebyside.instructor.hub import api
 
     users, began = requested
     seconds = {}
@@ -385,14 +385,14 @@ def test_restarts_lose_nothing(hub, servers, tokens, submitted, record_property)
     assert submitted.is_dir(), f"the submission {submitted} should still be in the exchange"
 
 
-# --- What `python -m sidebyside.hub start` says when it cannot start (no hub needed) -------------
+# --- What `python -m sidebyside.instructor.hub start` says when it cannot start (no hub needed) -------------
 
 
 @pytest.fixture
 def start_here(tmp_path, monkeypatch):
-    """Run ``python -m sidebyside.hub start`` in-process with a state dir of its own; returns (exit code, stderr)."""
-    from sidebyside.hub import __main__ as cli
-    from sidebyside.hub import settings as hub_settings
+    """Run ``python -m sidebyside.instructor.hub start`` in-process with a state dir of its own; returns (exit code, stderr)."""
+    from sidebyside.instructor.hub import __main__ as cli
+    from sidebyside.instructor.hub import settings as hub_settings
 
     def run(**overrides):
         loaded = hub_settings.load
@@ -416,7 +416,7 @@ def test_start_names_what_is_missing(start_here, tmp_path, monkeypatch, capsys):
 
     from hub_class import why_not
 
-    from sidebyside import postgres
+    from sidebyside.instructor.hub import postgres
 
     if why_not():
         pytest.skip(why_not())

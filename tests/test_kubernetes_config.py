@@ -222,8 +222,8 @@ def test_chart_version_is_pinned_and_matches_jupyterhub():
 
 
 def exchange_layout(values: dict, settings: dict) -> dict[str, tuple[str, str]]:
-    """What `make hub` makes (src/sidebyside/hub/exchange.py): folder -> (mode, owner's uid)."""
-    from sidebyside.hub import exchange
+    """What `make hub` makes (src/sidebyside/instructor/hub/exchange.py): folder -> (mode, owner's uid)."""
+    from sidebyside.instructor.hub import exchange
 
     root, instructor = settings["exchange"]["root"], str(values["custom"]["sidebyside"]["uidBase"])
     layout = {root: (f"{exchange.ROOT_MODE:o}", "")}

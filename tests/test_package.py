@@ -23,7 +23,7 @@ def run_python(code: str, **env) -> str:
 
 
 def test_import_is_cheap():
-    modules = "course devices data plots timing checks notebooks assignments lab cli widgets doctor session frameworks".split()
+    modules = "course devices data plots timing checks notebooks instructor.nbgrader_course lab instructor.cli widgets doctor session frameworks".split()
     code = f"import sys, importlib, sidebyside\nfor m in {modules!r}: importlib.import_module('sidebyside.' + m)\nprint(sorted(m for m in ('torch', 'tensorflow') if m in sys.modules))"
     assert run_python(code).strip() == "[]", "importing sidebyside must not import torch or tensorflow"
 
@@ -61,7 +61,7 @@ def test_missing_gpu_request_falls_back_with_a_message():
 
 
 def test_doctor_reports_both_frameworks():
-    out = subprocess.run([sys.executable, "-m", "sidebyside.cli", "doctor"], capture_output=True, text=True, timeout=300).stdout
+    out = subprocess.run([sys.executable, "-m", "sidebyside.instructor.cli", "doctor"], capture_output=True, text=True, timeout=300).stdout
     for needle in ("PyTorch", "2.13.0", "TensorFlow", "2.21", "Course device", "Google Colab"):
         assert needle in out
 
@@ -124,7 +124,7 @@ def test_cli_clean_check_fails_on_dirty_notebook(tmp_path):
     cell.execution_count = 3
     nb.cells = [cell]
     nbformat.write(nb, tmp_path / "dirty.ipynb")
-    result = subprocess.run([sys.executable, "-m", "sidebyside.cli", "clean", "--check", str(tmp_path)], capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-m", "sidebyside.instructor.cli", "clean", "--check", str(tmp_path)], capture_output=True, text=True)
     assert result.returncode == 1 and "dirty.ipynb" in result.stdout
 
 
@@ -157,7 +157,7 @@ def test_lab_starts_the_kernel_without_asking_and_keeps_saved_settings(tmp_path)
 
 
 def test_find_course_root_says_what_to_do(tmp_path):
-    from sidebyside.assignments import find_course_root
+    from sidebyside.instructor.nbgrader_course import find_course_root
 
     assert find_course_root(ROOT / "src") == ROOT
     with pytest.raises(FileNotFoundError, match="run this from the course folder"):
@@ -175,7 +175,7 @@ def test_find_course_root_says_what_to_do(tmp_path):
 def test_one_command_line(capsys):
     """`sidebyside` is the one command: --version, and the class's tools under it with their
     own --help (the `python -m sidebyside.X` forms stay as aliases)."""
-    from sidebyside import cli
+    from sidebyside.instructor import cli
 
     done = subprocess.run([str(Path(sys.executable).parent / "sidebyside"), "--version"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and done.stdout.startswith("sidebyside ") and "unknown" not in done.stdout, (
@@ -191,3 +191,43 @@ def test_one_command_line(capsys):
     out = capsys.readouterr().out
     listed = ("lab", "doctor", "clean", "release", "grade", "hub", "gradebook", "serving", "servers")
     assert all(name in out for name in listed) and "--version" in out and "--verbose" in out, f"expected every subcommand listed, got:\n{out}"
+
+
+def _imported_modules(path: Path, package: str) -> set[str]:
+    """Absolute names of the modules a source file imports (relative imports resolved)."""
+    import ast
+
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package.split(".")[: len(package.split(".")) - (node.level - 1)] if node.level else []
+            module = ".".join([*base, *([node.module] if node.module else [])])
+            names.add(module)
+            names.update(f"{module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def test_two_wings_the_lessons_never_import_the_instructors_and_no_two_modules_share_a_name():
+    """The lesson side (what a student imports, on Colab too) never imports sidebyside.instructor;
+    each module's name says what it is, once."""
+    package = ROOT / "src" / "sidebyside"
+    wing = package / "instructor"
+    leaks = {}
+    for path in sorted(package.rglob("*.py")):
+        if wing in path.parents:
+            continue
+        dotted = ".".join(path.relative_to(package.parent).with_suffix("").parts)
+        here = dotted if path.name == "__init__.py" else dotted.rsplit(".", 1)[0]
+        found = sorted(m for m in _imported_modules(path, here.removesuffix(".__init__")) if m.startswith("sidebyside.instructor"))
+        if found:
+            leaks[str(path.relative_to(ROOT))] = found
+    assert not leaks, f"expected the lesson side never to import the instructor's wing, got {leaks}"
+    by_name: dict[str, list[str]] = {}
+    for path in package.rglob("*.py"):
+        if path.stem not in ("__init__", "__main__"):
+            by_name.setdefault(path.stem, []).append(str(path.relative_to(package)))
+    shared = {name: paths for name, paths in by_name.items() if len(paths) > 1}
+    assert not shared, f"expected no two modules with one name, got {shared}"
+    assert (wing / "grading").is_dir() and (wing / "hub").is_dir() and (wing / "cli.py").is_file(), "the instructor's wing holds grading, the hub and the command line"

@@ -1,6 +1,6 @@
 """The grading sandbox, attacked, in each isolation mode this machine supports.
 
-Modes (sidebyside.grading.sandbox): ``root`` when the tests run as root; ``user`` (bubblewrap
+Modes (sidebyside.instructor.grading.sandbox): ``root`` when the tests run as root; ``user`` (bubblewrap
 through unprivileged user namespaces) when they run as an ordinary user, or, as root, for a
 test user (uid 62000, made by ``setpriv`` inside a root bubblewrap that shows it the
 interpreter, which may live in root's closed home). A mode the machine cannot give is skipped
@@ -36,8 +36,8 @@ import psutil
 import pytest
 from conftest import ROOT
 
-from sidebyside.grading import limits, sandbox, student
-from sidebyside.grading.results import Isolation, Status
+from sidebyside.instructor.grading import limits, sandbox, student
+from sidebyside.instructor.grading.results import Isolation, Status
 
 sys.path.insert(0, str(ROOT / "tests" / "fixtures" / "grading"))
 import attacks  # noqa: E402
@@ -84,7 +84,7 @@ def run_python(mode: str, code: str, args: dict, folder: Path, timeout: float) -
     return json.loads(out.read_text())
 
 
-MODE_CHECK = "import json, sys; from sidebyside.grading import sandbox; json.dump(sandbox.available(), open(sys.argv[2], 'w'))"
+MODE_CHECK = "import json, sys; from sidebyside.instructor.grading import sandbox; json.dump(sandbox.available(), open(sys.argv[2], 'w'))"
 
 
 def modes() -> list:
@@ -144,7 +144,7 @@ from pathlib import Path
 import nbformat, psutil
 from nbclient import NotebookClient
 from traitlets.config import Config
-from sidebyside.grading import execute, limits, sandbox, student
+from sidebyside.instructor.grading import execute, limits, sandbox, student
 
 args, out = json.loads(sys.argv[1]), sys.argv[2]
 mode, why = sandbox.available()
@@ -305,8 +305,8 @@ def json_outputs(kernel: dict) -> list:
 GRADE = r'''
 import json, sys
 from pathlib import Path
-from sidebyside.grading import run
-from sidebyside.grading.limits import Limits
+from sidebyside.instructor.grading import run
+from sidebyside.instructor.grading.limits import Limits
 args, out = json.loads(sys.argv[1]), sys.argv[2]
 limits = Limits(wall_seconds=900, memory_mb=args["memory_mb"], processes=args["processes"])
 result = run.grade(run.Options(root=Path(args["course"]), assignment=args["assignment"], workers=2, progress=False, feedback=False, limits=limits))

@@ -27,7 +27,7 @@ import pytest
 from conftest import ROOT
 
 from sidebyside import serving
-from sidebyside.widgets import serving as dashboard
+from sidebyside.widgets import serving_dashboard as dashboard
 
 LESSON = ROOT / "lessons" / "06-deployment.ipynb"
 

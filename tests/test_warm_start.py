@@ -1,4 +1,4 @@
-"""Warm start (sidebyside.grading.warm_start), for real: a worker's sandbox whose kernel server
+"""Warm start (sidebyside.instructor.grading.warm_start), for real: a worker's sandbox whose kernel server
 imported the frameworks, kernels forked from it through the kernel manager nbgrader uses in
 `sidebyside grade`, and a warm server that forks nbgrader's command line.
 
@@ -31,8 +31,8 @@ from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 from traitlets.config import Config
 
-from sidebyside.grading import execute, sandbox, student, warm_start
-from sidebyside.grading.limits import Limits
+from sidebyside.instructor.grading import execute, sandbox, student, warm_start
+from sidebyside.instructor.grading.limits import Limits
 
 pytestmark = pytest.mark.nbgrader
 
@@ -202,7 +202,7 @@ def test_the_kernel_server_imports_the_frameworks_the_notebooks_import(tmp_path)
     notebook that cannot be read gets everything."""
     import json
 
-    from sidebyside.grading import warm_start
+    from sidebyside.instructor.grading import warm_start
 
     def notebook(name: str, *sources: str) -> Path:
         path = tmp_path / f"{name}.ipynb"

@@ -6,7 +6,7 @@ same way (:func:`sidebyside.timing.measure`): one first call on its own (it incl
 selection and memory allocation), warm-up calls, then timed calls that each wait until the
 device has finished. The speed is that of the fastest timed call, as ``timeit`` advises: on a
 shared machine slower calls measure the other programs. NumPy on the CPU is the reference line. Taught in lesson 04, where the
-benchmark panel (``sidebyside.widgets.devices``) runs these functions.
+benchmark panel (``sidebyside.widgets.device_panels``) runs these functions.
 
 The three ``*_matmul`` functions have the same signature: ``(n, device, *, dtype, repeat,
 warmup, seed)``, returning a :class:`BenchmarkResult`.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 GITHUB_OWNER = "sidebyside-course"
 GITHUB_REPO = "side-by-side"
@@ -51,3 +52,27 @@ def on_colab() -> bool:
 def under_grading() -> bool:
     """True while nbgrader executes the notebook (autograde, validate): shrink the work."""
     return bool(os.environ.get(GRADING_ENV_VAR))
+
+
+def course_setting(root: Path, name: str, default: str) -> str:
+    """One ``CourseDirectory`` setting of the course's ``nbgrader_config.py``, read by
+    traitlets' own loader (as nbgrader reads it)."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
+    value = config.CourseDirectory.get(name)
+    return value if isinstance(value, str) and value else default
+
+
+def find_course_root(start: Path | None = None) -> Path:
+    """The nearest folder at or above ``start`` holding ``nbgrader_config.py`` and the source
+    folder it names (``CourseDirectory.source_directory``: ``solutions/`` in this repository,
+    ``source/`` in the class hub's course, nbgrader's default)."""
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "nbgrader_config.py").is_file() and (folder / course_setting(folder, "source_directory", "source")).is_dir():
+            return folder
+    raise FileNotFoundError(
+        f"No course found at or above {here}: run this from the course folder (the one with nbgrader_config.py "
+        "and the source folder it names, such as solutions/ or source/), or name it with --course."
+    )

@@ -76,7 +76,7 @@ def lab_command(root: Path, *, port: int | None = None, token: str | None = None
 
 
 def main() -> None:
-    from .assignments import find_course_root
+    from .course import find_course_root
 
     root = find_course_root()
     for folder in ("config", "data", "runtime"):

@@ -229,7 +229,7 @@ def tf_pick_device(preference, physical_devices):
     return choice.tensorflow
 ''',
         "delegates: the device picker of lesson 04, captured before the test runs": '''
-from sidebyside.widgets.devices import DevicePicker as _Picker
+from sidebyside.widgets.device_panels import DevicePicker as _Picker
 
 
 def tf_pick_device(preference, physical_devices, _picker=_Picker):

@@ -8,7 +8,7 @@ ipywidgets 8 (JupyterLab 4) and 7.7 (Colab), and no notebook needs a widget to r
 from __future__ import annotations
 
 from . import scaling  # noqa: F401 - lesson 05's scaling panel (imports neither framework)
-from . import serving  # noqa: F401 - lesson 06's serving dashboard (imports neither framework)
+from . import serving_dashboard  # noqa: F401 - lesson 06's serving dashboard (imports neither framework)
 
 
 def ipywidgets_major() -> int:

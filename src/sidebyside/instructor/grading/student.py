@@ -32,7 +32,7 @@ from pathlib import Path
 import nbformat
 import psutil
 
-from ..assignments import nbgrader_env, scratch_layout_args
+from ..nbgrader_course import nbgrader_env, scratch_layout_args
 from . import warm_start
 from .limits import MB, Limits
 from .results import Finding, Outcome, Severity, Status
@@ -40,7 +40,7 @@ from .sandbox import Sandbox, cgroup_entry
 
 #: nbgrader's autograding steps, with the guarded Execute in place of nbgrader's own.
 PREPROCESSORS = (
-    "sidebyside.grading.execute.GuardedExecute", "nbgrader.preprocessors.IgnorePattern",
+    "sidebyside.instructor.grading.execute.GuardedExecute", "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor", "nbgrader.preprocessors.LimitOutput",
     "nbgrader.preprocessors.SaveAutoGrades", "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
@@ -65,7 +65,7 @@ def nbgrader_options(course: Path, findings: Path, kernel_input: Path, sandbox: 
     """The grading settings, as nbgrader command-line options."""
     return [
         *(f"--Autograde.autograde_preprocessors={name}" for name in PREPROCESSORS),
-        "--GuardedExecute.kernel_manager_class=sidebyside.grading.execute.GradingKernelManager",
+        "--GuardedExecute.kernel_manager_class=sidebyside.instructor.grading.execute.GradingKernelManager",
         f"--GuardedExecute.findings_file={findings}",
         f"--GuardedExecute.kernel_input={kernel_input}",
         f"--GradingKernelManager.kernel_server={sandbox.address}",

@@ -12,14 +12,16 @@
   against submissions that tamper with the grading (patched builtins or checks, rewritten
   cells, hidden tracebacks, a killed kernel);
 - :mod:`.results`: the model all of them share (findings, outcomes, results, statuses);
-- :mod:`.report`: the report, the grades CSV and the feedback (hidden tests removed).
+- :mod:`.report`: the report, the grades CSV and the feedback (hidden tests removed);
+- :mod:`.gradebook_writes`: one writer at a time into the course's gradebook (SQLite or
+  PostgreSQL), waiting out a restarting server.
 """
 
 from __future__ import annotations
 
 
 def grade(options):
-    """Grade one assignment for every student; see :class:`sidebyside.grading.run.Options`."""
+    """Grade one assignment for every student; see :class:`sidebyside.instructor.grading.run.Options`."""
     from .run import grade as _grade
 
     return _grade(options)

@@ -45,6 +45,8 @@ from pathlib import Path
 
 import psutil
 
+import sidebyside
+
 from . import warm_start
 from .limits import Cgroup, Limits
 from .results import Isolation
@@ -70,7 +72,7 @@ def needed_paths() -> list[Path]:
     package's source (outermost folders only)."""
     candidates = {
         sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, os.path.dirname(os.path.realpath(sys.executable)),
-        *site.getsitepackages(), *sysconfig.get_paths().values(), str(Path(__file__).resolve().parents[2]),
+        *site.getsitepackages(), *sysconfig.get_paths().values(), str(Path(sidebyside.__file__).resolve().parents[1]),  # the folder holding sidebyside/
         *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep)),
     }
     paths = sorted({Path(os.path.realpath(p)) for p in candidates if p and os.path.exists(p)})
@@ -156,7 +158,7 @@ def available() -> tuple[Isolation, str]:
     with tempfile.TemporaryDirectory(prefix="sbs-probe-") as folder:
         if mode == Isolation.ROOT:
             os.chmod(folder, 0o755)
-        command = bwrap_command(mode, Path(folder), [], UID_BASE) + [sys.executable, "-c", "import sidebyside.grading"]
+        command = bwrap_command(mode, Path(folder), [], UID_BASE) + [sys.executable, "-c", "import sidebyside.instructor.grading"]
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=120)
         except (OSError, subprocess.TimeoutExpired) as error:

@@ -1,4 +1,4 @@
-"""The class's gradebook: PostgreSQL, in a cluster of the hub's own (:mod:`sidebyside.postgres`).
+"""The class's gradebook: PostgreSQL, in a cluster of the hub's own (:mod:`sidebyside.instructor.hub.postgres`).
 
 Data in ``STATE_DIR/postgres/data``, the role's password in ``STATE_DIR/postgres/gradebook.password``
 (root-only), the same layout as ``sidebyside gradebook``. The URL, with its password,
@@ -15,14 +15,14 @@ class GradebookMissing(RuntimeError):
 
 
 def cluster(settings: HubSettings):
-    from ..postgres import Cluster
+    from .postgres import Cluster
 
     return Cluster(settings.postgres_dir / "data", settings.gradebook_port, settings.gradebook_host)
 
 
 def check_installed() -> None:
     """PostgreSQL's server programs are there (before anything is created)."""
-    from ..postgres import PostgresError, server_bin
+    from .postgres import PostgresError, server_bin
 
     try:
         server_bin()
@@ -32,7 +32,7 @@ def check_installed() -> None:
 
 def start(settings: HubSettings) -> str:
     """Start the cluster (created the first time) and the gradebook; returns its SQLAlchemy URL."""
-    from ..postgres import PostgresError, class_password
+    from .postgres import PostgresError, class_password
 
     settings.postgres_dir.mkdir(mode=0o711, parents=True, exist_ok=True)
     settings.postgres_dir.chmod(0o711)  # the server's user (postgres) goes through to data/

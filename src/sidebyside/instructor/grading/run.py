@@ -42,8 +42,8 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import assignments as course_tools
-from . import gradebook as gradebooks
+from .. import nbgrader_course as course_tools
+from . import gradebook_writes as gradebooks
 from . import limits as limiting
 from . import precheck as prechecks
 from . import report as reports

@@ -8,8 +8,9 @@ instructor only. Modules, named for what they hold:
 - :mod:`.settings`: hub/class.toml resolved into paths and ports (with overrides, for tests);
 - :mod:`.users`: the Unix users, their homes (0700) and generated passwords;
 - :mod:`.exchange`: nbgrader's exchange folders and their modes;
-- :mod:`.course`: the instructor's course, each role's nbgrader and Jupyter configuration;
-- :mod:`.gradebook`: the PostgreSQL gradebook (:mod:`sidebyside.postgres`'s cluster);
+- :mod:`.class_course`: the instructor's course, each role's nbgrader and Jupyter configuration;
+- :mod:`.class_gradebook`: the class's PostgreSQL gradebook, in a cluster of the hub's own;
+- :mod:`.postgres`: a PostgreSQL cluster run as files in a folder (``sidebyside gradebook``);
 - :mod:`.spawning`: the per-role hook and the secrets that hub/jupyterhub_config.py uses;
 - :mod:`.processes`: start, restart, stop and report PostgreSQL, the proxy and the hub;
 - :mod:`.api`: the hub's REST API as the ``class-admin`` service (stop servers, tokens).

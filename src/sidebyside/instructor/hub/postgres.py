@@ -158,7 +158,7 @@ class Cluster:
         self.data_dir.chmod(0o700)
         self._run("initdb", "--pgdata", str(self.data_dir), "--username", self.user, "--auth", "reject", "--encoding", "UTF8", "--no-instructions")
         with open(self.data_dir / "postgresql.conf", "a") as conf:
-            conf.write("\n# sidebyside.postgres: port, address and socket are set at each start (sidebyside.conf)\ninclude_if_exists = 'sidebyside.conf'\n")
+            conf.write("\n# sidebyside.instructor.hub.postgres: port, address and socket are set at each start (sidebyside.conf)\ninclude_if_exists = 'sidebyside.conf'\n")
         self._as_owner_file("socket", directory=True)
         self._write_hba([])
         return self
@@ -177,7 +177,7 @@ class Cluster:
 
     def _write_hba(self, gradebooks: list[tuple[str, str]]) -> None:
         lines = [
-            "# Written by sidebyside.postgres: the owner through the socket, each gradebook's role into its own",
+            "# Written by sidebyside.instructor.hub.postgres: the owner through the socket, each gradebook's role into its own",
             "# database from loopback with a password. Nothing else.",
             "# TYPE  DATABASE  USER  ADDRESS  METHOD",
             f"local   all   {self.user}   peer map=owner",
@@ -290,7 +290,7 @@ def class_password(path: Path) -> str:
     return path.read_text().strip()
 
 
-def main(argv: list[str] | None = None, prog: str = "python -m sidebyside.postgres") -> int:
+def main(argv: list[str] | None = None, prog: str = "python -m sidebyside.instructor.hub.postgres") -> int:
     import argparse
 
     parser = argparse.ArgumentParser(prog=prog, description="The class's PostgreSQL gradebook (hub/class.toml, [gradebook]).")

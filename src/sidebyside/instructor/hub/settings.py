@@ -24,8 +24,10 @@ SETTINGS_ENV = "SIDEBYSIDE_HUB_SETTINGS"
 
 
 def course_checkout() -> Path:
-    """The course checkout this package is installed from (editable install: src/sidebyside/hub/)."""
-    return Path(__file__).resolve().parents[3]
+    """The course checkout this package is installed from (an editable install: CHECKOUT/src/sidebyside/)."""
+    import sidebyside
+
+    return Path(sidebyside.__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,11 @@ import os
 import sys
 
 from . import processes, users
-from .gradebook import GradebookMissing
+from .class_gradebook import GradebookMissing
 from .settings import load
 
 
-def main(argv: list[str] | None = None, prog: str = "python -m sidebyside.hub") -> int:
+def main(argv: list[str] | None = None, prog: str = "python -m sidebyside.instructor.hub") -> int:
     parser = argparse.ArgumentParser(prog=prog, description="A class on JupyterHub on this machine (hub/class.toml).")
     parser.add_argument("command", choices=["start", "stop", "status", "restart"])
     parser.add_argument("--ip", default=os.environ.get("HUB_IP"), help="where the hub listens (default: class.toml's, loopback; env HUB_IP)")

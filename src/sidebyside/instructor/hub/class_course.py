@@ -25,7 +25,7 @@ import shutil
 from pathlib import Path
 
 from .settings import HubSettings
-from ..lab import OFFLINE_LAB_SETTINGS
+from ...lab import OFFLINE_LAB_SETTINGS
 
 FORMGRADER_SERVER_EXTENSION = "nbgrader.server_extensions.formgrader"
 INSTRUCTOR_LAB_PLUGINS = ("@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment")

@@ -21,13 +21,13 @@ from nbgrader import utils
 from nbgrader.preprocessors import NbGraderPreprocessor
 from nbgrader.preprocessors.clearhiddentests import ClearHiddenTests
 
-from .. import assignments as course_tools
-from . import gradebook as gradebooks
+from .. import nbgrader_course as course_tools
+from . import gradebook_writes as gradebooks
 from .results import RunReport, StudentResult
 
 #: nbgrader generate_feedback's steps: hidden tests removed after nbgrader's own GetGrades.
 FEEDBACK_PREPROCESSORS = (
-    "nbgrader.preprocessors.GetGrades", "sidebyside.grading.report.HideHiddenTests", "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+    "nbgrader.preprocessors.GetGrades", "sidebyside.instructor.grading.report.HideHiddenTests", "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 )
 
 

@@ -1,5 +1,5 @@
 """The in-kernel half of the grading guard: runs inside the student's kernel during
-``sidebyside grade``, driven by :class:`sidebyside.grading.execute.GuardedExecute`.
+``sidebyside grade``, driven by :class:`sidebyside.instructor.grading.execute.GuardedExecute`.
 
 Before every read-only (instructor or test) cell the grader asks this guard to put back
 everything a student cell may have tampered with, and after every test cell to say whether
@@ -19,7 +19,7 @@ the test cell's run itself changed any of it (then the cell scores 0). What it w
 
 This is defence in depth, not a proof: code running in the same process can in principle
 undo anything. The grader also scans the source of answer cells for the tools such attacks
-need (:mod:`sidebyside.grading.precheck`) and sends those submissions to manual review.
+need (:mod:`sidebyside.instructor.grading.precheck`) and sends those submissions to manual review.
 """
 
 from __future__ import annotations

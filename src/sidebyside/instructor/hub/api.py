@@ -88,6 +88,6 @@ def stop_server(settings: HubSettings, user: str, timeout: float = 60) -> None:
         time.sleep(0.5)
 
 
-def user_token(settings: HubSettings, user: str, note: str = "sidebyside.hub") -> str:
+def user_token(settings: HubSettings, user: str, note: str = "sidebyside.instructor.hub") -> str:
     """A new API token for ``user`` (the user's own permissions, 1 hour)."""
     return call(settings, "POST", f"users/{quote(user)}/tokens", {"note": note, "expires_in": 3600})["token"]

@@ -17,7 +17,7 @@ executes, scores and saves; this class only adds, around nbgrader's own cell exe
   but not its grading: the cell that was running and every later code cell get a
   ``KernelDied`` error output, the cells before keep their scores, and the event is reported.
 
-Its settings are traitlets options (:func:`sidebyside.grading.student.nbgrader_options`):
+Its settings are traitlets options (:func:`sidebyside.instructor.grading.student.nbgrader_options`):
 ``GuardedExecute.findings_file`` (where the findings go, as JSON), ``GuardedExecute.kernel_input``
 (where the kernel's input files go) and ``GradingKernelManager.kernel_server``.
 """
@@ -193,7 +193,7 @@ class GuardedExecute(Execute):
 
     async def _install(self):
         code = (
-            "__import__('sidebyside.grading.kernel_guard', fromlist=['install'])"
+            "__import__('sidebyside.instructor.grading.kernel_guard', fromlist=['install'])"
             f".install(get_ipython(), {self._guard!r}, {json.dumps(self._chains)!r})"
         )
         raw = await self._call(code, f"{self._guard}.last")

@@ -4,7 +4,7 @@ already imported what they need.
 Grading one student used to start two Python processes from scratch: ``nbgrader autograde``
 (importing nbgrader and Jupyter's server stack) and the kernel, whose first cells import
 PyTorch and TensorFlow. Together that was more than half of what grading one submission cost.
-So a grading run starts *warm servers* (``python -m sidebyside.grading.warm_start ROLE ...``),
+So a grading run starts *warm servers* (``python -m sidebyside.instructor.grading.warm_start ROLE ...``),
 each waiting on a Unix socket after its imports:
 
 - ``kernels``: one per worker, inside that worker's sandbox (:mod:`.sandbox`), started by
@@ -57,7 +57,7 @@ KERNELS, NBGRADER = "kernels", "nbgrader"
 #: What each server imports once: for kernels, what every assignment's notebook imports.
 PRELOAD = {
     KERNELS: ("numpy", "torch", "tensorflow", "keras", "ipykernel.ipkernel"),
-    NBGRADER: ("nbgrader.apps", "sidebyside.grading.execute", "nbconvert.exporters"),
+    NBGRADER: ("nbgrader.apps", "sidebyside.instructor.grading.execute", "nbconvert.exporters"),
 }
 #: The frameworks in PRELOAD[KERNELS], and those a notebook's import brings (the course
 #: package's ``setup()`` imports all three).
@@ -115,7 +115,7 @@ def _prctl(option: int, value: int) -> None:
 # --- the server ---------------------------------------------------------------------------------
 
 
-class Server:
+class ForkServer:
     """A warm server's loop: accept requests, fork children, report their ends, reap orphans."""
 
     def __init__(self, role: str, listener: socket.socket, place: KernelPlace | None = None):
@@ -384,7 +384,7 @@ KERNEL_OOM_SCORE_ADJ: str | None = None  # higher than the server's
 
 def import_time_environment() -> dict[str, str]:
     """The variables a cold kernel would have set before the frameworks were imported."""
-    from ..frameworks import prepare_environment
+    from ...frameworks import prepare_environment
 
     os.environ.setdefault("NBGRADER_EXECUTION", "autograde")
     # ipykernel sets this before any user code runs; matplotlib reads it when imported
@@ -439,7 +439,7 @@ def serve(argv: list[str] | None = None) -> None:
     for module in () if args.no_preload else modules:
         __import__(module)
     listener = socket.socket(fileno=args.fd)
-    server = Server(args.role, listener, place)
+    server = ForkServer(args.role, listener, place)
     print(json.dumps({"status": READY, "seconds": round(time.monotonic() - start, 2), "pid": os.getpid()}), flush=True)
     server.serve()
 
@@ -473,7 +473,7 @@ class WarmServer:
         # Its own home: Keras and matplotlib write their settings and caches there when imported.
         home = self.home or str(self.folder / "home")
         env = {**self.env, "HOME": home, "MPLCONFIGDIR": f"{home}/mpl"}
-        command = [*self.prefix, sys.executable, "-m", "sidebyside.grading.warm_start", self.role, "--fd", str(listener.fileno()), *self.args]
+        command = [*self.prefix, sys.executable, "-m", "sidebyside.instructor.grading.warm_start", self.role, "--fd", str(listener.fileno()), *self.args]
         try:
             self.process = subprocess.Popen(
                 command + ([] if self.preload else ["--no-preload"]) + ([f"--modules={','.join(self.modules)}"] if self.modules else []), env=env, cwd="/", stdin=subprocess.DEVNULL,

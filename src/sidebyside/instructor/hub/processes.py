@@ -25,7 +25,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import api, course, environment, exchange, gradebook, users
+from . import api, class_course, class_gradebook, environment, exchange, users
 from .settings import SETTINGS_ENV, HubSettings
 from .spawning import ensure_secret
 
@@ -109,7 +109,7 @@ def log_tail(settings: HubSettings, name: str, lines: int = 25) -> str:
 
 def port_holder(ip: str, port: int) -> str:
     """Who listens on ip:port ("" when free)."""
-    from ..postgres import port_user
+    from .postgres import port_user
 
     return port_user(ip, port)
 
@@ -266,7 +266,7 @@ def start(settings: HubSettings, *, create_users: bool = True) -> Started:
     if running_process(settings, "hub") is not None and health(settings):
         return Started(url=settings.url, settings=saved_settings(settings), already_running=True)
     check_proxy(settings)
-    gradebook.check_installed()
+    class_gradebook.check_installed()
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     os.chown(settings.state_dir, 0, 0)
     os.chmod(settings.state_dir, 0o711)
@@ -278,9 +278,9 @@ def start(settings: HubSettings, *, create_users: bool = True) -> Started:
         raise HubError(str(error)) from None
     check_users_can_run(settings)
     exchange.prepare(settings.exchange_root, settings.course_id, settings.instructor)
-    gradebook_url = gradebook.start(settings)
-    copied = course.prepare_course(settings, gradebook_url)
-    course.prepare_role_configs(settings)
+    gradebook_url = class_gradebook.start(settings)
+    copied = class_course.prepare_course(settings, gradebook_url)
+    class_course.prepare_role_configs(settings)
     fd = os.open(settings.settings_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(settings.to_json())
@@ -339,7 +339,7 @@ def stop(settings: HubSettings) -> list[str]:
     if proxy is not None:
         _terminate(proxy)
         done.append("stopped the proxy")
-    if gradebook.stop(settings):
+    if class_gradebook.stop(settings):
         done.append("stopped PostgreSQL")
     return done or ["nothing was running"]
 
@@ -352,7 +352,7 @@ def status(settings: HubSettings) -> tuple[bool, list[str]]:
     answering = hub is not None and health(settings)
     lines.append(f"hub:        {'running, pid ' + str(hub.pid) if hub else 'not running'}{' and answering at ' + settings.url if answering else ''}")
     lines.append(f"proxy:      {'running, pid ' + str(proxy.pid) + ' on ' + settings.ip + ':' + str(settings.port) if proxy else 'not running'}")
-    lines.append(f"PostgreSQL: {'running on ' + settings.gradebook_host + ':' + str(settings.gradebook_port) if gradebook.is_running(settings) else 'not running'}")
+    lines.append(f"PostgreSQL: {'running on ' + settings.gradebook_host + ':' + str(settings.gradebook_port) if class_gradebook.is_running(settings) else 'not running'}")
     for name, processes in sorted(server_processes(settings).items()):
         lines.append(f"server:     {name}, pid {', '.join(str(p.pid) for p in processes)}")
     return answering, lines

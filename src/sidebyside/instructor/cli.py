@@ -12,15 +12,15 @@ from pathlib import Path
 #: Subcommands that hand the rest of the command line to a module's own ``main(argv)``:
 #: name -> (module, its main's help line).
 FORWARDED = {
-    "hub": ("sidebyside.hub.__main__", "the class hub on this machine: start | stop | status | restart"),
-    "gradebook": ("sidebyside.postgres", "the class's PostgreSQL gradebook: start | stop | status | url"),
+    "hub": ("sidebyside.instructor.hub.__main__", "the class hub on this machine: start | stop | status | restart"),
+    "gradebook": ("sidebyside.instructor.hub.postgres", "the class's PostgreSQL gradebook: start | stop | status | url"),
     "serving": ("sidebyside.serving", "lesson 06's model servers: install-kserve | check"),
     "servers": ("sidebyside.servers", "lesson 03's Visdom: install-visdom-assets | check-visdom-assets"),
 }
 
 
 def _lab(args) -> int:
-    from . import lab
+    from .. import lab
 
     lab.main()  # replaces this process with JupyterLab
     return 0
@@ -49,14 +49,14 @@ def version() -> str:
 
 
 def _doctor(args) -> int:
-    from . import doctor
+    from .. import doctor
 
     doctor.show()
     return 0
 
 
 def _clean(args) -> int:
-    from . import notebooks
+    from .. import notebooks
 
     paths = notebooks.notebook_paths(*[Path(p) for p in args.paths])
     dirty = [p for p in paths if notebooks.clean_file(p, check=args.check)]
@@ -66,7 +66,7 @@ def _clean(args) -> int:
 
 
 def _release(args) -> int:
-    from . import assignments
+    from . import nbgrader_course as assignments
 
     root = assignments.find_course_root()
     ids = assignments.assignment_ids(root) if args.all else args.assignments
@@ -107,7 +107,7 @@ def _grade(args) -> int:
 
 
 def _grade_class(args) -> int:
-    from . import assignments
+    from . import nbgrader_course as assignments
     from .grading import run
 
     root = Path(args.course).resolve() if args.course else assignments.find_course_root()

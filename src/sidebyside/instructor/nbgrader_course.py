@@ -1,0 +1,140 @@
+"""nbgrader, driven from Python: releasing exercises and grading in a scratch course.
+
+The real ``nbgrader`` command line does the work; these functions lay out the directories
+and run it, for ``sidebyside release`` and ``sidebyside grade``. The test suite's extras
+(submitting, autograding and reading scores back in a scratch course; ``nbgrader validate``)
+are in tests/scratch_course.py.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import notebooks
+from ..course import course_setting, find_course_root  # noqa: F401 - the course's own settings, for callers here
+from ..frameworks import TF_LOG_LEVEL
+
+
+def assignment_ids(root: Path) -> list[str]:
+    """Every assignment: a folder ``solutions/NN-topic/`` holding ``NN-topic.ipynb``."""
+    return sorted(p.parent.name for p in Path(root, "solutions").glob("*/*.ipynb") if p.stem == p.parent.name)
+
+
+def interpreter_bin_on_path() -> None:
+    """Put this interpreter's bin/ first on this process's PATH: nbgrader's gradebook runs
+    ``alembic`` from PATH when it creates a database, also when used in-process."""
+    bin_dir = str(Path(sys.executable).parent)
+    if os.environ.get("PATH", "").split(os.pathsep)[0] != bin_dir:
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+
+
+def nbgrader_env() -> dict:
+    """The environment for running nbgrader: the interpreter's bin/ first on PATH (nbgrader
+    runs ``alembic`` from PATH), and grading on the CPU."""
+    env = dict(os.environ)
+    bin_dir = str(Path(sys.executable).parent)
+    env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", TF_LOG_LEVEL)
+    return env
+
+
+def run_nbgrader(args: list[str], cwd: Path, *, check: bool = True, timeout: float | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run ``nbgrader ARGS`` in ``cwd`` (``env``: more environment variables); on failure raise
+    with nbgrader's own output."""
+    command = [sys.executable, "-m", "nbgrader", *args]
+    result = subprocess.run(command, cwd=cwd, env={**nbgrader_env(), **(env or {})}, capture_output=True, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise RuntimeError(
+            f"`nbgrader {' '.join(args)}` failed in {cwd} (exit {result.returncode}):\n"
+            f"{result.stdout[-4000:]}\n{result.stderr[-8000:]}"
+        )
+    return result
+
+
+def release(assignment: str, root: Path) -> list[Path]:
+    """Regenerate ``exercises/ASSIGNMENT`` from ``solutions/ASSIGNMENT``, cleaned.
+
+    Uses a throwaway gradebook so that the course's own ``gradebook.db`` is never touched.
+    """
+    import tempfile
+
+    root = Path(root)
+    with tempfile.TemporaryDirectory() as scratch:
+        db_url = f"sqlite:///{Path(scratch) / 'release.db'}"
+        run_nbgrader(["generate_assignment", assignment, "--force", f"--CourseDirectory.db_url={db_url}"], root)
+    written = notebooks.notebook_paths(root / "exercises" / assignment)
+    for path in written:
+        notebooks.clean_file(path)
+    return written
+
+
+#: Where a scratch course keeps things. Set explicitly (with ``CourseDirectory.root``), so that
+#: what the instructor's nbgrader_config.py says about paths (nbgrader's docs suggest setting
+#: ``root`` for shared setups) never sends a scratch course's work into the real course.
+SCRATCH_LAYOUT = {
+    "source_directory": "solutions",
+    "release_directory": "exercises",
+    "submitted_directory": "submitted",
+    "autograded_directory": "autograded",
+    "feedback_directory": "feedback",
+}
+
+
+def scratch_layout(folder: Path, **overrides: str) -> dict[str, str]:
+    """The CourseDirectory settings of a scratch course in ``folder``."""
+    return {"root": str(Path(folder).resolve()), **SCRATCH_LAYOUT, **overrides}
+
+
+def scratch_layout_args(folder: Path, **overrides: str) -> list[str]:
+    """:func:`scratch_layout` as nbgrader command-line options."""
+    return [f"--CourseDirectory.{key}={value}" for key, value in scratch_layout(folder, **overrides).items()]
+
+
+def scratch_layout_config(folder: Path, **overrides: str) -> str:
+    """:func:`scratch_layout` as lines of an nbgrader_config.py."""
+    return "".join(f"c.CourseDirectory.{key} = {value!r}\n" for key, value in scratch_layout(folder, **overrides).items())
+
+
+@dataclass
+class ScratchCourse:
+    """A throwaway nbgrader course in ``folder``, with the course's config and one assignment.
+
+    ``sidebyside grade`` generates its release template in one; the tests also submit and
+    autograde in one (tests/scratch_course.py) without touching the real course.
+    """
+
+    folder: Path
+    root: Path
+    assignment: str
+    #: where the real course keeps its sources (its CourseDirectory.source_directory: this
+    #: repository's `solutions`, a hub course's `source`); the scratch course always uses SCRATCH_LAYOUT
+    source_dir: str = "solutions"
+
+    def __post_init__(self):
+        self.folder = Path(self.folder)
+        shutil.copy(Path(self.root) / "nbgrader_config.py", self.folder / "nbgrader_config.py")
+        shutil.copytree(
+            Path(self.root) / self.source_dir / self.assignment,
+            self.folder / "solutions" / self.assignment,
+            ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"),
+        )
+        self.db_url = f"sqlite:///{self.folder / 'gradebook.db'}"
+
+    def nbgrader(self, *args: str, **kwargs) -> subprocess.CompletedProcess:
+        return run_nbgrader([*args, f"--CourseDirectory.db_url={self.db_url}", *scratch_layout_args(self.folder)], self.folder, **kwargs)
+
+    def generate(self) -> Path:
+        """Release the assignment; return the released folder."""
+        self.nbgrader("generate_assignment", self.assignment, "--force")
+        for path in notebooks.notebook_paths(self.release_folder):
+            notebooks.clean_file(path)
+        return self.release_folder
+
+    @property
+    def release_folder(self) -> Path:
+        return self.folder / "exercises" / self.assignment
