@@ -157,8 +157,8 @@ def test_a_grandchild_in_its_own_session_is_found_and_stopped(tmp_path):
 
 def test_error_lines_are_found_under_rank_prefixes():
     text = "[default1]:[rank1]: Traceback (most recent call last):\n[default1]:[rank1]:   File \"x.py\", line 1\n[default1]:[rank1]: KeyError: 'a'\n"
-    assert parallel._last_error(text) == "KeyError: 'a'"
-    assert parallel._torchrun_root_cause("Root Cause (first observed failure):\n[0]:\n  rank      : 3 (local_rank: 3)\n  exitcode  : 1 (pid: 9)") == 3
+    assert parallel.launching._last_error(text) == "KeyError: 'a'"
+    assert parallel.launching._torchrun_root_cause("Root Cause (first observed failure):\n[0]:\n  rank      : 3 (local_rank: 3)\n  exitcode  : 1 (pid: 9)") == 3
 
 
 # --- Proof of correctness ---------------------------------------------------------------------

@@ -111,7 +111,7 @@ def saved_signatures(tmp_path_factory):
     tf.saved_model.save(module, str(path), signatures={"serving_default": one, "both": both})
     X = np.random.default_rng(0).random((3, 4), dtype=np.float32)
     logits = model(X).numpy()
-    return serving._saved_model_signatures(tf.saved_model.load(str(path))), X, tf.nn.softmax(logits).numpy(), logits.argmax(1)
+    return serving.tf_serving_server._saved_model_signatures(tf.saved_model.load(str(path))), X, tf.nn.softmax(logits).numpy(), logits.argmax(1)
 
 
 def test_the_predictor_answers_both_formats_as_tensorflow_serving_does(saved_signatures):
@@ -156,8 +156,8 @@ def test_the_kserve_stand_in_is_named_for_what_it_is(monkeypatch):
     assert stand_in.label == "KServe V1 (TF Serving's REST protocol)"
     stand_in.backend = "tensorflow_model_server"
     assert stand_in.label == "TensorFlow Serving"
-    monkeypatch.setattr(serving.shutil, "which", lambda name, *args, **kwargs: None)
-    monkeypatch.setattr(serving, "kserve_site", lambda: Path("/somewhere/site-packages"))
+    monkeypatch.setattr(serving.tf_serving_server.shutil, "which", lambda name, *args, **kwargs: None)
+    monkeypatch.setattr(serving.tf_serving_server, "kserve_site", lambda: Path("/somewhere/site-packages"))
     backend, why = serving.tf_serving_backend()
     assert backend == "kserve" and "stand-in" in why and "V1" in why and "predictor this course wrote" in why, why
 

@@ -1,0 +1,175 @@
+"""The worker programs the launchers start: ``python -m sidebyside.parallel torch-scaling |
+tf-scaling | in-rank-folder ...``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from .launching import RESULT_PREFIX
+from .scaling_runs import SCALING_MODEL
+from .worker_devices import worker_device
+
+
+# --- The workers (python -m sidebyside.parallel COMMAND ...) ---------------------------------
+
+
+def _scaling_args(argv: list[str]):
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--batch-sizes", required=True)
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--ready-file", default="")  # created once set up (imports done)
+    parser.add_argument("--wait-for", default="")  # a file to wait for before the timed steps
+    parser.add_argument("--wait-timeout", type=float, default=120.0)
+    args = parser.parse_args(argv)
+    args.batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
+    return args
+
+
+def _torch_scaling_worker(argv: list[str]) -> None:
+    """DDP on the MLP, timed per step; rank 0 first times the sequential run alone."""
+    import copy
+
+    import torch
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel as DDP
+
+    args = _scaling_args(argv)
+    torch.set_num_threads(1)
+    where = worker_device()
+    use_gpu = where.gpu is not None
+    dist.init_process_group(where.backend)
+    rank, world = dist.get_rank(), dist.get_world_size()
+    device = torch.device(where.device)
+
+    def wait():
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    torch.manual_seed(0)
+    f, h, c = SCALING_MODEL["features"], SCALING_MODEL["hidden"], SCALING_MODEL["classes"]
+    template = torch.nn.Sequential(torch.nn.Linear(f, h), torch.nn.ReLU(), torch.nn.Linear(h, h), torch.nn.ReLU(), torch.nn.Linear(h, c))
+    largest = max(args.batch_sizes)
+    X = torch.randn(largest, f, device=device)
+    y = torch.randint(0, c, (largest,), device=device)
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def time_steps(model, Xb, yb):
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+        times = []
+        for step in range(args.warmup + args.steps):
+            start = time.perf_counter()
+            optimizer.zero_grad()
+            loss_fn(model(Xb), yb).backward()
+            optimizer.step()
+            wait()
+            if step >= args.warmup:
+                times.append(time.perf_counter() - start)
+        return times
+
+    for batch in args.batch_sizes:
+        sequential = None
+        if rank == 0:
+            sequential = time_steps(copy.deepcopy(template).to(device), X[:batch], y[:batch])
+        dist.barrier()
+        local = batch // world
+        ddp = DDP(copy.deepcopy(template).to(device), device_ids=[device.index] if use_gpu else None)
+        step_s = time_steps(ddp, X[rank * local : (rank + 1) * local], y[rank * local : (rank + 1) * local])
+        print(RESULT_PREFIX + json.dumps({"rank": rank, "global_batch_size": batch, "device": device.type,
+                                          "sequential_step_s": sequential, "step_s": step_s}), flush=True)
+        dist.barrier()
+    dist.destroy_process_group()
+
+
+def _ready_then_wait(args) -> None:
+    """Say this worker is set up (``--ready-file``), then wait for ``--wait-for`` (at most
+    ``--wait-timeout`` s, then fail): how :func:`measure_scaling` lets the sequential TensorFlow
+    run start up while the parallel one does, and time its steps only once the other is done."""
+    if args.ready_file:
+        Path(args.ready_file).touch()
+    if args.wait_for:
+        deadline = time.monotonic() + args.wait_timeout
+        while not Path(args.wait_for).exists():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"waited {args.wait_timeout:g} s for {args.wait_for}: the other run never got there")
+            time.sleep(0.05)
+
+
+def _tf_scaling_worker(argv: list[str]) -> None:
+    """MultiWorkerMirroredStrategy on the MLP, each worker on its share, timed per step."""
+    args = _scaling_args(argv)
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    rank = json.loads(os.environ["TF_CONFIG"])["task"]["index"]
+    gpus = tf.config.list_physical_devices("GPU")
+    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    world = strategy.num_replicas_in_sync
+    import keras
+
+    f, h, c = SCALING_MODEL["features"], SCALING_MODEL["hidden"], SCALING_MODEL["classes"]
+    largest = max(args.batch_sizes)
+    X = tf.random.stateless_normal((largest, f), seed=[0, 0])
+    y = tf.random.stateless_uniform((largest,), seed=[0, 1], maxval=c, dtype=tf.int32)
+    per_example = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction=None)
+    _ready_then_wait(args)
+
+    def make_step(model, optimizer, batch):
+        @tf.function
+        def step_fn(Xb, yb):
+            def replica_step(Xb, yb):
+                with tf.GradientTape() as tape:
+                    loss = tf.nn.compute_average_loss(per_example(yb, model(Xb, training=True)), global_batch_size=batch)
+                optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
+                return loss
+
+            return strategy.reduce(tf.distribute.ReduceOp.SUM, strategy.run(replica_step, args=(Xb, yb)), axis=None)
+
+        return step_fn
+
+    for batch in args.batch_sizes:
+        with strategy.scope():
+            keras.utils.set_random_seed(0)
+            model = keras.Sequential([keras.Input((f,)), keras.layers.Dense(h, activation="relu"),
+                                      keras.layers.Dense(h, activation="relu"), keras.layers.Dense(c)])
+            optimizer = keras.optimizers.SGD(0.01)
+        local = batch // world
+        step_fn = make_step(model, optimizer, batch)
+        Xb, yb = X[rank * local : (rank + 1) * local], y[rank * local : (rank + 1) * local]
+        step_s = []
+        for step in range(args.warmup + args.steps):
+            start = time.perf_counter()
+            step_fn(Xb, yb).numpy()  # reading the loss back waits for the step
+            if step >= args.warmup:
+                step_s.append(time.perf_counter() - start)
+        print(RESULT_PREFIX + json.dumps({"rank": rank, "global_batch_size": batch, "device": "gpu" if gpus else "cpu",
+                                          "sequential_step_s": None, "step_s": step_s}), flush=True)
+
+
+def _in_rank_folder(argv: list[str]) -> None:
+    """``in-rank-folder BASE SCRIPT ARGS...``: run SCRIPT as ``__main__`` in BASE/rank{RANK}."""
+    import runpy
+
+    base, script, *rest = argv
+    os.chdir(Path(base) / f"rank{os.environ.get('RANK', '0')}")
+    sys.argv = [script, *rest]
+    sys.path.insert(0, str(Path(script).resolve().parent))
+    runpy.run_path(script, run_name="__main__")
+
+
+COMMANDS = {"torch-scaling": _torch_scaling_worker, "tf-scaling": _tf_scaling_worker, "in-rank-folder": _in_rank_folder}
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] not in COMMANDS:
+        raise SystemExit(f"usage: python -m sidebyside.parallel {{{','.join(COMMANDS)}}} ...")
+    COMMANDS[argv[0]](argv[1:])
