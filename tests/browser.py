@@ -12,8 +12,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import time
 import urllib.request
@@ -21,6 +19,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sidebyside import _processes
 from sidebyside.lab import lab_command, lab_environment, write_course_settings
 
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/lib/chromium/chromium")
@@ -48,12 +47,6 @@ def find_chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @dataclass
 class LabServer:
     root: Path
@@ -73,34 +66,27 @@ class LabServer:
         return self.log_path.read_text(errors="replace")[-chars:]
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(10)
+        _processes.stop_group(self.process, 20)
 
 
 def start_lab(root: Path, timeout: float = 120) -> LabServer:
     """Start the project's JupyterLab (the same command as `make lab`) serving ``root``."""
     env = lab_environment(root)
     write_course_settings(Path(env["JUPYTERLAB_SETTINGS_DIR"]), TEST_SETTINGS)
-    port, token = free_port(), secrets.token_hex(16)
+    port, token = _processes.free_port(), secrets.token_hex(16)
     log_path = root / "jupyterlab.log"
     command = lab_command(root, port=port, token=token, open_browser=False, notebook=None)
-    process = subprocess.Popen(command, cwd=root, env=env, stdout=log_path.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+    process = _processes.start_logged(command, log_path, env=env, cwd=root)
     server = LabServer(root, port, token, process, log_path)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"JupyterLab exited with code {process.returncode}:\n{server.log_tail()}")
-        try:
-            with urllib.request.urlopen(f"{server.base_url}/api/status?token={token}", timeout=2) as reply:
-                if reply.status == 200:
-                    return server
-        except OSError:
-            time.sleep(0.5)
+
+    def answers() -> bool:
+        with urllib.request.urlopen(f"{server.base_url}/api/status?token={token}", timeout=2) as reply:
+            return reply.status == 200
+
+    if _processes.wait_until(answers, timeout, alive=lambda: process.poll() is None, interval=0.5):
+        return server
+    if process.poll() is not None:
+        raise RuntimeError(f"JupyterLab exited with code {process.returncode}:\n{server.log_tail()}")
     server.stop()
     raise RuntimeError(f"JupyterLab did not answer within {timeout} s:\n{server.log_tail()}")
 

@@ -1,6 +1,6 @@
 """A real class hub for tests: the fixture ``class_hub`` (module scope).
 
-It runs what ``make hub`` runs (:func:`sidebyside.instructor.hub.processes.start`), with test values in
+It runs what ``make hub`` runs (:func:`sidebyside.instructor.hub.services.start`), with test values in
 place of hub/class.toml's: Unix users ``sbs-test-TAG-instructor`` and
 ``sbs-test-TAG-student1..3`` (TAG from the test module, so a real hub's users and other test
 modules' hubs, even on another xdist worker, are untouched), free loopback ports, and a
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
@@ -32,7 +31,8 @@ from pathlib import Path
 
 import pytest
 
-from sidebyside.instructor.hub import api, class_gradebook, processes, users
+from sidebyside import _processes
+from sidebyside.instructor.hub import api, class_gradebook, services, users
 from sidebyside.instructor.hub.settings import HubSettings, load
 
 STUDENTS = 3
@@ -104,7 +104,7 @@ class ClassHub:
         return api.user_token(self.settings, str(user))
 
     def server_processes(self) -> dict[str, list]:
-        return processes.server_processes(self.settings)
+        return services.server_processes(self.settings)
 
     def server_url(self, user: Login | str) -> str:
         return f"{self.url}/user/{user}"
@@ -119,7 +119,7 @@ class ClassHub:
 
     def restart_hub(self) -> float:
         """Restart JupyterHub (users' servers and the proxy keep running); returns its start's seconds."""
-        return processes.restart_hub(self.settings)
+        return services.restart_hub(self.settings)
 
     def restart_postgres(self) -> None:
         class_gradebook.cluster(self.settings).restart()
@@ -130,7 +130,7 @@ class ClassHub:
             return
         self.stopped = True
         try:
-            processes.stop(self.settings)
+            services.stop(self.settings)
         finally:
             users.remove_users(tuple(login.name for login in self.logins))
             shutil.rmtree(self.base, ignore_errors=True)
@@ -187,22 +187,11 @@ def run_in_kernel(server_url: str, token: str, code: str, timeout: float = 120) 
         rest("DELETE", f"kernels/{kernel['id']}")
 
 
-def _free(ip: str, port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind((ip, port))
-            return True
-        except OSError:
-            return False
-
-
 def free_port_block(count: int) -> int:
     """A port P with P..P+count-1 free on loopback (the hub uses port, port + 1 and port + 2)."""
     for _ in range(200):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        if port + count < 65535 and all(_free("127.0.0.1", port + i) for i in range(count)):
+        port = _processes.free_port()
+        if port + count < 65535 and all(_processes.port_is_free(port + i) for i in range(count)):
             return port
     raise RuntimeError("no block of free loopback ports found")
 
@@ -212,7 +201,7 @@ def why_not() -> str | None:
     if os.geteuid() != 0:
         return "CLASS HUB TESTS SKIPPED: they need root (the class's users are Unix users; JupyterHub runs each user's server as that user)."
     settings = load()
-    unreachable = processes.path_problems(settings)
+    unreachable = services.path_problems(settings)
     if unreachable:
         return (
             f"CLASS HUB TESTS SKIPPED: the class's users cannot reach the course: {'; '.join(unreachable)}. "
@@ -256,7 +245,7 @@ def start_class_hub(tag: str) -> ClassHub:
         state_dir=base / "state",
     )
     try:
-        started = processes.start(settings)
+        started = services.start(settings)
     except BaseException:
         hub = ClassHub(settings, Login(instructor, ""), [Login(s, "") for s in students], "", base, 0.0, 0.0)
         hub.stop()

@@ -32,6 +32,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
+from sidebyside import _processes
 from sidebyside.instructor.hub import postgres
 from sidebyside.instructor.grading import gradebook_writes as gradebooks
 from sidebyside.instructor.grading import run
@@ -45,12 +46,6 @@ A = tiny_class.ASSIGNMENT
 PASSWORD = "s3cret-Gr4des"
 #: students graded here: two per grader, cheap to grade, each scoring something different
 FIRST_HALF, SECOND_HALF = ["blank", "honest"], ["partial", "wrong-shadow"]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +63,7 @@ def cluster():
     folder = Path(tempfile.mkdtemp(prefix="sbs-pg-"))
     folder.chmod(0o755)  # as root, the server runs as `postgres`, who must enter it
     began = time.monotonic()
-    server = postgres.Cluster(folder / "data", free_port()).init()
+    server = postgres.Cluster(folder / "data", _processes.free_port()).init()
     initialized = time.monotonic()
     server.start()
     print(f"\nPostgreSQL cluster: init {initialized - began:.1f} s, start {time.monotonic() - initialized:.1f} s")
@@ -172,7 +167,7 @@ def test_what_goes_wrong_is_said_plainly(cluster, tmp_path, monkeypatch):
         (foreign / "PG_VERSION").write_text("15\n")
         os.chown(foreign, 65534, 65534)
         with pytest.raises(postgres.PostgresError) as owned:
-            postgres.Cluster(foreign, free_port()).init()
+            postgres.Cluster(foreign, _processes.free_port()).init()
         assert "owned by" in str(owned.value) and "chown" in str(owned.value), f"expected the owner and what to do, got: {owned.value}"
 
     # a server that fails to start: the log's tail is shown
@@ -202,7 +197,7 @@ def test_the_class_gradebook_from_class_toml(cluster, capsys):
     import tomllib
 
     settings = tomllib.loads((ROOT / "hub" / "class.toml").read_text())["gradebook"]
-    settings["port"] = free_port()
+    settings["port"] = _processes.free_port()
     course = Path(tempfile.mkdtemp(prefix="sbs-pg-course-"))
     course.chmod(0o755)  # as root, the server runs as `postgres`, who must enter it
     (course / "hub").mkdir()

@@ -49,10 +49,11 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import _processes
+from ._processes import HOST, free_port, port_is_free  # noqa: F401 - re-exported (serving, lessons)
 from .course import on_colab
 from .frameworks import TF_LOG_LEVEL
 
-HOST = "127.0.0.1"
 #: Set to 1 to act as if no server could run here (a locked-down lab): lessons fall back to
 #: inline plots.
 NO_SERVERS_ENV_VAR = "SIDEBYSIDE_NO_SERVERS"
@@ -73,27 +74,10 @@ class ServerDiedError(ServerError):
 # --- Ports ----------------------------------------------------------------------------------
 
 
-def port_is_free(port: int, host: str = HOST) -> bool:
-    """True if a server could listen on ``host:port`` now (tested the way Tornado binds)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-def free_port(host: str = HOST) -> int:
-    """A port nobody listens on right now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((host, 0))
-        return probe.getsockname()[1]
-
-
-def _port_in_use_message(name: str, port: int, host: str) -> str:
+def port_in_use_message(name: str, port: int, host: str) -> str:
+    holder = _processes.port_holder(port, host)
     return (
-        f"Cannot start {name}: port {port} on {host} is already in use by another program "
+        f"Cannot start {name}: port {port} on {host} is already in use by {holder or 'another program'} "
         f"(perhaps a {name} started earlier, from another notebook or a terminal). "
         f"Either leave out port= to get a free port, or stop that program "
         f"(find it with `lsof -i :{port}` or `ss -ltnp | grep {port}`)."
@@ -177,11 +161,7 @@ class Server:
 
     def output(self, last_lines: int = 30) -> str:
         """The end of what the server printed (stdout and stderr)."""
-        try:
-            lines = self.log_path.read_text(errors="replace").splitlines()
-        except OSError:
-            return ""
-        return "\n".join(lines[-last_lines:])
+        return _processes.log_tail(self.log_path, last_lines)
 
     def _death_reason(self) -> str:
         code = self.process.returncode
@@ -198,7 +178,7 @@ class Server:
             return
         output = self.output()
         if "already in use" in output or "Address already in use" in output or "Errno 98" in output:
-            raise PortInUseError(_port_in_use_message(self.name, self.port, self.host) + f"\n--- {self.name} said:\n{output}")
+            raise PortInUseError(port_in_use_message(self.name, self.port, self.host) + f"\n--- {self.name} said:\n{output}")
         where = f"{self.name} (pid {self.pid}, {self.url})"
         raise ServerDiedError(
             f"{where} is not running: it {self._death_reason()}. "
@@ -254,19 +234,7 @@ class Server:
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the server and everything it started (its process group). Safe to call twice."""
-        if self.running:
-            for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, timeout)):
-                try:
-                    os.killpg(self.pid, sig)
-                except (ProcessLookupError, PermissionError):
-                    break
-                try:
-                    self.process.wait(wait)
-                    break
-                except subprocess.TimeoutExpired:
-                    continue
-        else:
-            self.process.poll()
+        _processes.stop_group(self.process, timeout)
         if self in _RUNNING:
             _RUNNING.remove(self)
         for cleanup in self._cleanup:
@@ -299,36 +267,38 @@ def _launch(cls, name: str, entry_point: str, args: list[str], *, port: int | No
                 raise
 
 
-def _launch_once(cls, name, entry_point, args, *, port, host, ready_path, timeout, env, cleanup, command=()):
+def spawn_server(cls, name: str, entry_point: str, args: list[str], *, port: int | None, host: str, ready_path: str,
+                 env: dict | None = None, cleanup=None, command: tuple = ()):
+    """Start ``entry_point`` (``module:function``) as a server of class ``cls`` and return at
+    once (:func:`_launch` waits; lesson 06 starts two servers together): a free port unless one
+    is given, its own process group, the parent-death signal and a parent watch, its output in
+    a log, stopped at interpreter exit. ``server.launched_at``: when it was started."""
     if os.environ.get(NO_SERVERS_ENV_VAR):
         raise ServerError(f"{NO_SERVERS_ENV_VAR} is set: this machine does not run servers, so {name} was not started.")
     chosen = free_port(host) if port is None else int(port)
     if port is not None and not port_is_free(chosen, host):
-        raise PortInUseError(_port_in_use_message(name, chosen, host))
+        raise PortInUseError(port_in_use_message(name, chosen, host))
     log_dir = Path(tempfile.mkdtemp(prefix=f"sidebyside-{name.lower()}-"))
-    log_path = log_dir / "server.log"
     arguments = [a.format(port=chosen, host=host) for a in args]
     launcher = [sys.executable, "-c", _LAUNCHER, str(os.getpid()), entry_point, *arguments]
     child_env = dict(os.environ if env is None else env)
     child_env.setdefault("TF_CPP_MIN_LOG_LEVEL", TF_LOG_LEVEL)
     child_env["PYTHONUNBUFFERED"] = "1"
-    started = time.monotonic()
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            launcher,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=child_env,
-            start_new_session=True,  # its own process group: stop() ends it and its children
-        )
-    server = cls(name, process, chosen, host, log_path, ready_path, command=[*command, *arguments])
+    launched = time.monotonic()
+    process = _processes.start_logged(launcher, log_dir / "server.log", env=child_env)
+    server = cls(name, process, chosen, host, log_dir / "server.log", ready_path, command=[*command, *arguments])
+    server.launched_at = launched
     server._cleanup.append(lambda: shutil.rmtree(log_dir, ignore_errors=True))
     if cleanup is not None:
         server._cleanup.append(cleanup)
     _RUNNING.append(server)
+    return server
+
+
+def _launch_once(cls, name, entry_point, args, *, port, host, ready_path, timeout, env, cleanup, command=()):
+    server = spawn_server(cls, name, entry_point, args, port=port, host=host, ready_path=ready_path, env=env, cleanup=cleanup, command=command)
     try:
-        server.start_seconds = server.wait_until_ready(timeout) - started
+        server.start_seconds = server.wait_until_ready(timeout) - server.launched_at
     except ServerError:
         server.stop()
         raise

@@ -20,6 +20,8 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import _processes
+
 
 #: Every process a launcher here starts carries this variable; its value is
 #: ``"<pid of the launching process>:<run id>"``.
@@ -147,16 +149,7 @@ def _last_error(text: str) -> str:
 
 def free_ports(count: int = 1) -> list[int]:
     """``count`` distinct TCP ports that are free on 127.0.0.1 now."""
-    sockets = []
-    try:
-        for _ in range(count):
-            sock = socket.socket()
-            sock.bind(("127.0.0.1", 0))
-            sockets.append(sock)
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
+    return _processes.free_ports(count)
 
 
 def _new_run_id() -> str:
@@ -222,23 +215,7 @@ def leftover_processes(*, everyone: bool = False) -> list[int]:
 
 def _stop(procs: list, grace: float = TERM_GRACE_S) -> list[int]:
     """SIGTERM, wait up to ``grace`` seconds, then SIGKILL. Returns the pids signalled."""
-    import psutil
-
-    signalled = []
-    for proc in procs:
-        try:
-            proc.terminate()
-            signalled.append(proc.pid)
-        except psutil.Error:
-            pass
-    _, alive = psutil.wait_procs(procs, timeout=grace)
-    for proc in alive:
-        try:
-            proc.kill()
-        except psutil.Error:
-            pass
-    psutil.wait_procs(alive, timeout=grace)
-    return signalled
+    return _processes.stop_tree(procs, grace)
 
 
 def _cleanup(run_id: str, popens: list[subprocess.Popen]) -> list[int]:

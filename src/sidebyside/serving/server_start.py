@@ -4,52 +4,22 @@ watching it become ready.
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
-import tempfile
 import threading
 import time
-import urllib.error
 import urllib.request
-from pathlib import Path
 
-from .. import servers as _servers
-from ..frameworks import TF_LOG_LEVEL
-from ..servers import NO_SERVERS_ENV_VAR, PortInUseError, ServerError, free_port, port_is_free
+from ..servers import spawn_server
 
 
 # --- Starting without waiting ----------------------------------------------------------------
 
 
 def _spawn(cls, name: str, entry_point: str, args: list[str], *, port: int | None, host: str, ready_path: str, env: dict, cleanup=None):
-    """Start a server the way :mod:`sidebyside.servers` does (its launcher: own process group,
-    parent-death signal, parent watch, stopped at exit) but return at once; ``server.wait()``
-    then waits for it. Two servers can so start together from the notebook's own thread: a
-    server started from a worker thread would get the parent-death signal when that thread ends
-    (Linux sends it when the *thread* that started the child exits)."""
-    if os.environ.get(NO_SERVERS_ENV_VAR):
-        raise ServerError(f"{NO_SERVERS_ENV_VAR} is set: this machine does not run servers, so {name} was not started.")
-    chosen = free_port(host) if port is None else int(port)
-    if port is not None and not port_is_free(chosen, host):
-        raise PortInUseError(_servers._port_in_use_message(name, chosen, host))
-    log_dir = Path(tempfile.mkdtemp(prefix=f"sidebyside-{name.lower()}-"))
-    log_path = log_dir / "server.log"
-    command = [sys.executable, "-c", _servers._LAUNCHER, str(os.getpid()), entry_point, *[a.format(port=chosen, host=host) for a in args]]
-    child_env = dict(env)
-    child_env.setdefault("TF_CPP_MIN_LOG_LEVEL", TF_LOG_LEVEL)
-    child_env["PYTHONUNBUFFERED"] = "1"
-    launched = time.monotonic()
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=child_env, start_new_session=True)
-    server = cls(name, process, chosen, host, log_path, ready_path)
-    server.launched_at = launched
-    server._cleanup.append(lambda: shutil.rmtree(log_dir, ignore_errors=True))
-    if cleanup is not None:
-        server._cleanup.append(cleanup)
-    _servers._RUNNING.append(server)
-    return server
+    """Start a server with :func:`sidebyside.servers.spawn_server` and return at once;
+    ``server.wait()`` then waits for it. Two servers can so start together from the notebook's
+    own thread: a server started from a worker thread would get the parent-death signal when
+    that thread ends (Linux sends it when the *thread* that started the child exits)."""
+    return spawn_server(cls, name, entry_point, args, port=port, host=host, ready_path=ready_path, env=env, cleanup=cleanup)
 
 
 def _watch_readiness(server, models_ready=None, timeout: float = 240.0) -> None:

@@ -12,6 +12,6 @@ instructor only. Modules, named for what they hold:
 - :mod:`.class_gradebook`: the class's PostgreSQL gradebook, in a cluster of the hub's own;
 - :mod:`.postgres`: a PostgreSQL cluster run as files in a folder (``sidebyside gradebook``);
 - :mod:`.spawning`: the per-role hook and the secrets that hub/jupyterhub_config.py uses;
-- :mod:`.processes`: start, restart, stop and report PostgreSQL, the proxy and the hub;
+- :mod:`.services`: start, restart, stop and report PostgreSQL, the proxy and the hub;
 - :mod:`.api`: the hub's REST API as the ``class-admin`` service (stop servers, tokens).
 """

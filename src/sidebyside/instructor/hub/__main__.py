@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 
-from . import processes, users
+from . import services, users
 from .class_gradebook import GradebookMissing
 from .settings import load
 
@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m sidebyside.instru
     try:
         if args.command == "start":
             print(f"Starting the class hub ({settings.course_id}) on {settings.ip}:{settings.port} ...", flush=True)
-            started = processes.start(settings)
+            started = services.start(settings)
             if started.already_running:
                 print(f"The class hub already runs at {started.url}/ (`sidebyside hub status`).")
                 return 0
@@ -45,20 +45,20 @@ def main(argv: list[str] | None = None, prog: str = "python -m sidebyside.instru
                 print(f"WARNING: listening on {settings.ip}: anyone who can reach this machine sees the login page (plain HTTP).")
         elif args.command == "stop":
             users.require_root("Stopping the class hub")
-            for line in processes.stop(processes.saved_settings(settings)):
+            for line in services.stop(services.saved_settings(settings)):
                 print(line)
         elif args.command == "restart":
             users.require_root("Restarting the class hub")
-            saved = processes.saved_settings(settings)
-            if processes.running_process(saved, "proxy") is None:
-                raise processes.HubError("The class hub is not running: start it with `make hub`.")
-            seconds = processes.restart_hub(saved)
+            saved = services.saved_settings(settings)
+            if services.running_process(saved, "proxy") is None:
+                raise services.HubError("The class hub is not running: start it with `make hub`.")
+            seconds = services.restart_hub(saved)
             print(f"JupyterHub restarted in {seconds:.1f} s at {saved.url}/; users' servers kept running.")
         else:
-            running, lines = processes.status(processes.saved_settings(settings))
+            running, lines = services.status(services.saved_settings(settings))
             print("\n".join(lines))
             return 0 if running else 3
-    except (processes.HubError, users.NeedsRoot, GradebookMissing) as error:
+    except (services.HubError, users.NeedsRoot, GradebookMissing) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0

@@ -28,13 +28,14 @@ import os
 import pwd
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
 import tomllib
 from pathlib import Path
 from urllib.parse import quote
+
+from ... import _processes
 
 SERVER_USER = "postgres"  # as root, the server runs as this user (Debian's package creates it)
 INSTALL_HINT = "run scripts/install-postgresql as root, or: apt-get install --no-install-recommends postgresql"
@@ -54,27 +55,6 @@ def server_bin() -> Path:
     if on_path and shutil.which("initdb", path=str(Path(on_path).parent)):
         return Path(on_path).parent
     raise PostgresError(f"PostgreSQL's server programs (initdb, pg_ctl) are not installed: {INSTALL_HINT}")
-
-
-def port_user(host: str, port: int) -> str:
-    """Who holds ``host:port`` (or an empty string when it is free)."""
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-            return ""
-        except OSError:
-            pass
-    try:
-        import psutil
-
-        for conn in psutil.net_connections("tcp"):
-            if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port and conn.pid:
-                process = psutil.Process(conn.pid)
-                return f"process {conn.pid} ({' '.join(process.cmdline())[:120] or process.name()}, user {process.username()})"
-    except Exception:  # noqa: BLE001 - psutil may not see other users' processes
-        pass
-    return "another process (psutil cannot tell which)"
 
 
 class Cluster:
@@ -203,7 +183,7 @@ class Cluster:
         self._check_owner()
         if self.is_running():
             return self
-        busy = port_user(self.host, self.port)
+        busy = _processes.port_holder(self.port, self.host)
         if busy:
             raise PostgresError(f"port {self.port} on {self.host} is in use by {busy}: stop it, or choose another port ([gradebook] port in hub/class.toml)")
         self._as_owner_file("socket", directory=True)

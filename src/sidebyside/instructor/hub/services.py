@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import signal
 import stat
 import subprocess
 import time
@@ -25,6 +24,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ... import _processes
 from . import api, class_course, class_gradebook, environment, exchange, users
 from .settings import SETTINGS_ENV, HubSettings
 from .spawning import ensure_secret
@@ -73,25 +73,13 @@ def running_process(settings: HubSettings, name: str):
 
 
 def _terminate(process, timeout: float = 20) -> None:
-    import psutil
-
-    try:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout)
-    except psutil.TimeoutExpired:
-        process.kill()
-        process.wait(10)
-    except psutil.NoSuchProcess:
-        pass
+    """SIGTERM the process alone (users' servers outlive a hub restart), SIGKILL after ``timeout``."""
+    _processes.stop_tree([process], timeout)
 
 
 def _launch(settings: HubSettings, name: str, command: list[str], env: dict) -> subprocess.Popen:
     settings.logs_dir.mkdir(mode=0o700, exist_ok=True)
-    log = open(settings.logs_dir / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child
-    try:
-        process = subprocess.Popen(command, cwd=settings.state_dir, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    finally:
-        log.close()
+    process = _processes.start_logged(command, settings.logs_dir / f"{name}.log", env=env, cwd=settings.state_dir, append=True)
     fd = os.open(_pid_file(settings, name), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(f"{process.pid}\n")
@@ -109,9 +97,7 @@ def log_tail(settings: HubSettings, name: str, lines: int = 25) -> str:
 
 def port_holder(ip: str, port: int) -> str:
     """Who listens on ip:port ("" when free)."""
-    from .postgres import port_user
-
-    return port_user(ip, port)
+    return _processes.port_holder(port, ip)
 
 
 def check_ports(settings: HubSettings) -> None:
@@ -174,16 +160,7 @@ def _hub_env(settings: HubSettings) -> dict:
 
 
 def _wait_listening(port: int, process, timeout: float) -> bool:
-    import socket
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and process.poll() is None:
-        with socket.socket() as probe:
-            probe.settimeout(1)
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return True
-        time.sleep(0.2)
-    return False
+    return _processes.wait_until(lambda: _processes.listening(port), timeout, alive=lambda: process.poll() is None, interval=0.2)
 
 
 def start_proxy(settings: HubSettings) -> None:
