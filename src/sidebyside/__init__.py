@@ -24,6 +24,7 @@ Modules of the lesson side, named for what they do:
 - ``widgets``: the ipywidgets of the lessons, one module per topic.
 - ``frameworks``: importing TensorFlow quietly; ``lab``: ``make lab``.
 - ``parallel``: launchers, replays and scaling (lesson 05); ``serving``: model servers (lesson 06).
+- ``_processes``: the one process toolkit (ports, start with a log, wait, stop a tree), private.
 """
 
 __version__ = "0.1.0"
