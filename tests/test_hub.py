@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -439,3 +440,29 @@ def test_start_names_what_is_missing(start_here, tmp_path, monkeypatch, capsys):
         err = capsys.readouterr().err
     print(err)
     assert code == 1 and "Port busy" in err and f"process {os.getpid()}" in err, f"a busy port: exit 1 naming the process, got {code}: {err}"
+
+
+def test_the_users_view_of_the_virtualenv_follows_a_rewritten_script(tmp_path):
+    """A view made for the class's users (their own interpreter, the course's packages) copies
+    the course's scripts; when pip rewrites one (a new entry point after an upgrade), the next
+    hub start remakes the view, or the users would run the old entry point (seen: `sidebyside
+    grade` failing in the hub after the command moved to sidebyside.instructor.cli)."""
+    from sidebyside.instructor.hub import environment
+
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "site-packages").mkdir(parents=True)
+    (venv / "pyvenv.cfg").write_text(f"home = {tmp_path / 'nowhere' / 'bin'}\n")
+    (venv / "bin" / "python").symlink_to(sys.executable)
+    tool = venv / "bin" / "tool"
+    tool.write_text(f"#!{venv / 'bin'}/python\nfrom old.place import main\n")
+    try:
+        view = environment.make_view(venv)
+    except FileNotFoundError as error:
+        pytest.skip(f"no system Python to make a view with here: {error}")
+    assert "old.place" in (view / "bin" / "tool").read_text()
+    time.sleep(0.01)
+    tool.write_text(f"#!{venv / 'bin'}/python\nfrom new.place import main\n")
+    view = environment.make_view(venv)
+    copied = (view / "bin" / "tool").read_text()
+    assert "new.place" in copied and copied.startswith(f"#!{view / 'bin' / 'python'}"), f"expected the view remade with the new script, got:\n{copied}"

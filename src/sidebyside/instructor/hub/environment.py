@@ -103,7 +103,7 @@ def make_view(venv: Path) -> Path:
     with open(venv / f".{VIEW}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         python = copied_python(venv) or system_python()
-        stamp = f"{python} {sorted(p.name for p in (venv / 'bin').iterdir())}"
+        stamp = f"{python} {_scripts_fingerprint(venv / 'bin')}"
         if (view / ".made-from").is_file() and (view / ".made-from").read_text() == stamp:
             return view
         building = venv / f".{VIEW}.building"
@@ -132,6 +132,21 @@ def make_view(venv: Path) -> Path:
         (building / ".made-from").write_text(stamp)
         _publish(building, view)
     return view
+
+
+def _scripts_fingerprint(bin_dir: Path) -> str:
+    """Name, size and modification time of everything in the virtualenv's ``bin/``: a script
+    that pip rewrote (a new entry point, an upgraded tool) remakes the view, not only a new name."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for entry in sorted(bin_dir.iterdir()):
+        try:
+            info = entry.stat()
+        except OSError:  # a dangling link
+            continue
+        digest.update(f"{entry.name} {info.st_size} {info.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
 
 
 def _publish(building: Path, final: Path) -> None:
