@@ -86,6 +86,20 @@ def test_modules_and_classes_cover_their_functions(reference, answer):
             answer(lambda: 1.0)
 
 
+def test_a_package_covers_the_functions_of_its_submodules():
+    """``own_work(serving)``: serving is a package whose functions live in submodules
+    (serving.measuring, serving.model_export, ...); calling any of them, through the package's
+    name or the submodule's, is caught (full run at 48a7c52: 06's delegating answers kept their
+    points once serving.py became a package)."""
+    from sidebyside import serving
+    from sidebyside.serving import measuring
+
+    for call in (lambda: serving.latency_summary([0.1, 0.2], 1.0), lambda: measuring.latency_summary([0.1, 0.2], 1.0), lambda: serving.torch_predict_body([[0.0]])):
+        with pytest.raises(checks.DelegatedWork, match="sidebyside.serving"):
+            with checks.own_work(serving):
+                call()
+
+
 def test_an_answer_that_removes_the_profile_function_fails():
     with pytest.raises(checks.DelegatedWork, match="profile function"):
         with checks.own_work(timing.measure):

@@ -110,7 +110,13 @@ def _code_keys(reference) -> dict[tuple, str]:
     import types
 
     if isinstance(reference, types.ModuleType):
-        members = [v for v in vars(reference).values() if getattr(v, "__module__", None) == reference.__name__]
+        # a package (sidebyside.serving) stands for its submodules too (serving.torchserve_server...)
+        modules, pending_modules = [], [reference]
+        while pending_modules:
+            module = pending_modules.pop()
+            modules.append(module)
+            pending_modules.extend(v for v in vars(module).values() if isinstance(v, types.ModuleType) and v.__name__.startswith(module.__name__ + ".") and v not in modules)
+        members = [v for module in modules for v in vars(module).values() if getattr(v, "__module__", None) == module.__name__]
         label = reference.__name__
     elif isinstance(reference, type):
         members = [v for v in vars(reference).values()]
