@@ -445,6 +445,32 @@ def test_a_fork_bomb_left_behind_is_watched_up_to_its_cap(tmp_path):
         sandbox.sweep()
 
 
+def test_the_process_cap_is_seen_by_the_user_ids_count_not_only_the_students(tmp_path):
+    """RLIMIT_NPROC counts every task of the user id: in the "user" mode the grader's and the
+    other workers' count too, so a bomb may sit at the cap with fewer than 90% of
+    ``limits.processes`` of its own (CI at 94531a1 and a full run at 40da54c missed one so)."""
+    import resource
+
+    from sidebyside.instructor.grading.student import _at_process_cap, _uid_tasks
+
+    def limited(extra):
+        def set_limit():
+            hard = resource.getrlimit(resource.RLIMIT_NPROC)[1]
+            wanted = _uid_tasks(os.getuid()) + extra
+            resource.setrlimit(resource.RLIMIT_NPROC, (wanted if hard == resource.RLIM_INFINITY else min(wanted, hard), hard))
+        return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], preexec_fn=set_limit)
+
+    at_cap, roomy = limited(3), limited(10_000)
+    try:
+        few = limits.Limits(processes=2)  # this student's own count (1) is far from 90% of any real cap
+        assert _at_process_cap([psutil.Process(at_cap.pid)], few), "a user id at its RLIMIT_NPROC should be seen at the cap"
+        assert not _at_process_cap([psutil.Process(roomy.pid)], few), "a user id far from its RLIMIT_NPROC is not at the cap"
+    finally:
+        for child in (at_cap, roomy):
+            child.kill()
+            child.wait()
+
+
 def cgroup_or_skip():
     group, why = limits.Cgroup.create(f"sbs-test-{os.getpid()}-{time.monotonic_ns()}")
     if group is None:

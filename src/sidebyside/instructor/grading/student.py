@@ -138,7 +138,7 @@ def run_watched(command: list[str], cwd: Path, env: dict, limits: Limits, log: P
     Returns (status, seconds, peak MB, findings about limits)."""
     cgroup = sandbox.cgroup
     start = time.monotonic()
-    status, peak, most_tasks = Status.GRADED, 0.0, 0
+    status, peak, most_tasks, at_cap = Status.GRADED, 0.0, 0, False
     oom_before, refused_before = (cgroup.oom_kills(), cgroup.refused_tasks()) if cgroup else (0, 0)
     with open(log, "wb") as out:
         process = None
@@ -162,6 +162,7 @@ def run_watched(command: list[str], cwd: Path, env: dict, limits: Limits, log: P
                     break
                 in_sandbox = sandbox.student_processes()
                 most_tasks = max(most_tasks, _tasks(in_sandbox))
+                at_cap = at_cap or _at_process_cap(in_sandbox, limits)
                 if cgroup is not None:
                     peak = max(peak, (cgroup.memory_bytes() - sandbox.memory_baseline) / MB)
                 else:
@@ -174,7 +175,8 @@ def run_watched(command: list[str], cwd: Path, env: dict, limits: Limits, log: P
             # Past a limit, or at the end: nothing of the student's may outlive the run (a fork
             # bomb is still there to be counted, at its cap even if the notebook ended just after
             # starting it).
-            most_tasks = max(most_tasks, _leftover_tasks(sandbox, limits))
+            left, left_at_cap = _leftover_tasks(sandbox, limits)
+            most_tasks, at_cap = max(most_tasks, left), at_cap or left_at_cap
             for child in _tree(nbgrader)[1:]:
                 _kill(child)
             if isinstance(process, _WatchedPopen):
@@ -200,7 +202,7 @@ def run_watched(command: list[str], cwd: Path, env: dict, limits: Limits, log: P
     elif status == Status.MEMORY:
         findings.append(Finding(Severity.REVIEW, "memory", f"the processes passed the memory cap of {limits.memory_mb:.0f} MB (seen by polling every {limits.poll_seconds:g} s) and were killed"))
     # a bomb sits at the cap (RLIMIT_NPROC first, then pids.max), short of it only by what ended
-    if (cgroup is not None and cgroup.refused_tasks() > refused_before) or most_tasks >= 0.9 * limits.processes:
+    if (cgroup is not None and cgroup.refused_tasks() > refused_before) or most_tasks >= 0.9 * limits.processes or at_cap:
         enforced = "RLIMIT_NPROC" + (" and the pids cgroup" if cgroup is not None else "")
         findings.append(Finding(Severity.REVIEW, "processes", f"the cap of {limits.processes} processes and threads was reached: the kernel refused new ones ({enforced}; a fork bomb?)"))
     if status == Status.GRADED and process.returncode != 0:
@@ -208,16 +210,51 @@ def run_watched(command: list[str], cwd: Path, env: dict, limits: Limits, log: P
     return status, time.monotonic() - start, peak, findings
 
 
-def _leftover_tasks(sandbox: Sandbox, limits: Limits, seconds: float = 2.0) -> int:
+def _leftover_tasks(sandbox: Sandbox, limits: Limits, seconds: float = 2.0) -> tuple[int, bool]:
     """The most processes and threads of the student's seen in one look or, when the run left
     some behind, while watching them for ``seconds`` (a fork bomb started just before the notebook
-    ended reaches its cap in that time; nothing left costs one look)."""
-    most, deadline = 0, time.monotonic() + seconds
+    ended reaches its cap in that time; nothing left costs one look); and whether they sat at
+    their process cap (:func:`_at_process_cap`)."""
+    most, at_cap, deadline = 0, False, time.monotonic() + seconds
     while True:
-        most = max(most, _tasks(sandbox.student_processes()))
-        if most == 0 or most >= 0.9 * limits.processes or time.monotonic() > deadline:
-            return most
+        processes = sandbox.student_processes()
+        most = max(most, _tasks(processes))
+        at_cap = at_cap or _at_process_cap(processes, limits)
+        if most == 0 or at_cap or most >= 0.9 * limits.processes or time.monotonic() > deadline:
+            return most, at_cap
         time.sleep(0.1)
+
+
+def _at_process_cap(processes: list[psutil.Process], limits: Limits) -> bool:
+    """Whether the student's processes sit at their RLIMIT_NPROC. The kernel counts every
+    process and thread of their user id against it: in the "user" mode that includes the grader
+    and the other workers, which may grow after the kernel set its limit, so a fork bomb can stop
+    short of ``limits.processes`` of its own. Looked at only past half the cap (a scan of /proc)."""
+    if _tasks(processes) < limits.processes // 2:
+        return False
+    for process in processes:
+        try:
+            soft = process.rlimit(psutil.RLIMIT_NPROC)[0]
+            uid = process.uids().real
+        except (psutil.Error, AttributeError, ValueError, OSError):
+            continue
+        if soft <= 0 or soft == psutil.RLIM_INFINITY:
+            continue
+        return _uid_tasks(uid) >= soft - max(5, soft // 50)
+    return False
+
+
+def _uid_tasks(uid: int) -> int:
+    """Processes and threads of ``uid`` on the machine (what RLIMIT_NPROC counts)."""
+    count = 0
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                if entry.stat().st_uid == uid:
+                    count += len(os.listdir(f"/proc/{entry.name}/task"))
+            except OSError:
+                pass
+    return count
 
 
 def _tree(process: psutil.Process | None) -> list[psutil.Process]:
