@@ -16,6 +16,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from .. import _processes
 from ..servers import HOST, NO_SERVERS_ENV_VAR, Server, ServerError, free_port
 from .server_start import _spawn, _watch_readiness
 
@@ -208,16 +209,8 @@ class TorchServeServer(Server):
         except Exception:  # noqa: BLE001 - already gone
             family = []
         super().stop(timeout)
-        if family:
-            import psutil
-
-            _, alive = psutil.wait_procs(family, timeout=timeout)
-            for process in alive:
-                try:
-                    process.kill()
-                except psutil.NoSuchProcess:
-                    pass
-            psutil.wait_procs(alive, timeout=timeout)
+        if family:  # Java's workers may have left the group: end them too
+            _processes.stop_tree(family, timeout)
 
     def wait(self, timeout: float = 240.0) -> "TorchServeServer":
         """Wait until TorchServe answers and every model has a ready worker; sets
