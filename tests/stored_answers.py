@@ -12,6 +12,21 @@ from conftest import ROOT
 #: implementation (sidebyside.checks.own_work catches them): they must score exactly 0.
 DELEGATES = "delegates:"
 
+#: A stored wrong answer's name starts with what it is: the id of the misconception it embodies
+#: (in sidebyside/misconceptions/NN-topic.toml), or one of these plain categories, which are not
+#: misconceptions: ``"not_flushed: never flushes the writer"``, ``"delegates: ..."``.
+PLAIN_CATEGORIES = {
+    "delegates": "runs the course package's own implementation of the task",
+    "crashes": "raises before doing the task (an error of Python, not of understanding)",
+    "cheats": "aims at the tests rather than the task",
+}
+
+
+def label(name: str) -> str | None:
+    """What a stored wrong answer is: the misconception id or plain category its name starts with."""
+    head, sep, _ = name.partition(":")
+    return head.strip() if sep and head.strip().isidentifier() else None
+
 
 def stored_answers(kind: str, assignment: str) -> dict[str, dict[str, str]]:
     """``tests/{kind}_answers/NN-topic.py``: {grade_id: {name: answer cell source}}."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import hashlib
+import html
 import json
 import runpy
 import shutil
@@ -148,6 +149,40 @@ def test_submitted_is_unchanged_and_the_run_is_recorded(grading):
     feedback = (course / "feedback" / "honest" / A / f"{A}.html").read_text()
     assert "HIDDEN TESTS" not in feedback and "other = {" not in feedback, "the feedback shows hidden tests"
     assert (course / "autograded" / "honest" / A / f"{A}.ipynb").is_file()
+
+
+@pytest.mark.nbgrader
+def test_misconceptions_reach_the_report_and_the_feedback_without_hidden_values(grading):
+    """What the tests diagnosed is in report.json (a list per student and test, empty when none)
+    and in report.md's class table with its chart; a student's feedback shows a hidden test's
+    diagnosis (title, explanation, lesson) but not the hidden step it expected."""
+    from sidebyside import misconceptions
+
+    course, _, _ = grading
+    reports = course / "reports" / A
+    found = json.loads((reports / "report.json").read_text())["misconceptions"]
+    problems = []
+    for student in ("honest", "hidden-miss", "wrong-shadow"):
+        expected = class_03.MISCONCEPTIONS.get(student, {})
+        named = {cell: ids for cell, ids in found.get(student, {}).items() if ids}
+        if named != expected:
+            problems.append(f"{student}: expected the misconceptions {expected}, got {named}")
+        if not found.get(student) or not all(cell in found[student] for cell in ("test_torch_log_history", "test_tf_train_live")):
+            problems.append(f"{student}: expected a (possibly empty) list for every test cell, got {found.get(student)}")
+    assert not problems, "\n".join(problems)
+    markdown = (reports / "report.md").read_text()
+    ignores_step = misconceptions.catalogue(A)["ignores_step"]
+    for words in ("## Misconceptions", "### test_torch_log_weights_and_image_histogram", f"| {ignores_step.title} (`ignores_step`) | 1 | hidden-miss |"):
+        assert words in markdown, f"expected {words!r} in report.md's misconceptions, got:\n{markdown[:3000]}"
+    chart = reports / "misconceptions-test_torch_log_weights_and_image_histogram.png"
+    assert chart.is_file() and chart.read_bytes()[:4] == b"\x89PNG", f"expected the class chart {chart.name} beside report.md"
+    feedback = (course / "feedback" / "hidden-miss" / A / f"{A}.html").read_text()
+    for words in ("A hidden test failed here", "Looks like mistake [ignores_step]", ignores_step.title, ignores_step.section):
+        assert html.escape(words, quote=False) in feedback or words in feedback, f"expected the feedback to show {words!r}"
+    for hidden in ("step 11", "np.triu", "torch_model(7)"):
+        assert hidden not in feedback, f"expected the feedback to hide the hidden tests' {hidden!r}; it shows it"
+    visible = (course / "feedback" / "wrong-shadow" / A / f"{A}.html").read_text()
+    assert "Looks like mistake [not_flushed]" in visible and "found none" in visible, "expected a visible failure's message in full, with its diagnosis"
 
 
 @pytest.mark.nbgrader
@@ -551,6 +586,47 @@ def test_every_wrong_answer_loses_its_points(assignment, stored_answers_class):
             if answer not in round_ and got < full:
                 problems.append(f"in wrong-{k}, the correct {answer} lost points ({got}/{full}): a test depends on another answer cell")
     assert not problems, "\n".join(problems) + "\n" + report.markdown(graded.result)[-3000:]
+
+
+@pytest.mark.nbgrader
+@pytest.mark.parametrize("assignment", every_assignment())
+def test_every_wrong_answer_is_diagnosed_by_its_own_misconception(assignment, stored_answers_class, record_property):
+    """Through `sidebyside grade`: each stored wrong answer named after a misconception makes its
+    task's tests name exactly that misconception (read back from the graded notebook), and the
+    reference and every stored right answer make them name none. The diagnosed share is printed."""
+    import scratch_course as course_tools
+
+    from sidebyside import misconceptions
+
+    graded = stored_answers_class
+    known = misconceptions.catalogue(assignment)
+    max_scores, tests = graded.max_scores(), stored.autograded_tests(graded.solution)
+    problems, diagnosed, total = [], 0, 0
+    for student in graded.result.students:
+        named = {cell: ids for cells in student.outcome.misconceptions.values() for cell, ids in cells.items() if ids}
+        if (student.student == "reference" or student.student.startswith("right-")) and named:
+            problems.append(f"{student.student} ({graded.answers_in[student.student]}): expected no misconception named, got {named}")
+    for k, round_ in enumerate(graded.wrong_rounds, start=1):
+        student = graded.student(f"wrong-{k}")
+        named = {cell: ids for cells in student.outcome.misconceptions.values() for cell, ids in cells.items()} if student else {}
+        for answer, (name, _) in round_.items():
+            label = stored.label(name)
+            if label in stored.PLAIN_CATEGORIES:
+                continue
+            total += 1
+            if label not in known:
+                problems.append(f"{answer}: the wrong answer {name!r} names {label!r}, which is neither in {assignment}'s catalogue nor a plain category {sorted(stored.PLAIN_CATEGORIES)}")
+                continue
+            cells = [c for c in course_tools.grading_cells_for(answer, max_scores) if c in tests]
+            got = sorted({i for c in cells for i in named.get(c, [])})
+            if got == [label]:
+                diagnosed += 1
+            else:
+                problems.append(f"{answer}: expected the wrong answer {name!r} diagnosed as [{label}] by {cells}, got {got}")
+    share = f"{assignment}: {diagnosed} of {total} misconception answers diagnosed by their own id"
+    print(share)
+    record_property("measurement", {"kind": "diagnosed share", "assignment": assignment, "diagnosed": diagnosed, "total": total})
+    assert not problems, share + "\n" + "\n".join(problems)
 
 
 def test_grade_refuses_to_run_students_code_unconfined_unless_asked_by_name(tmp_path, monkeypatch, capsys):

@@ -1,5 +1,9 @@
 """Wrong answers for solutions/03-visualization: each must lose its test cell's points.
 
+Each name starts with what the answer is: the misconception it embodies (an id of
+sidebyside/misconceptions/03-visualization.toml), which its test must name, or a plain category
+(tests/stored_answers.py: ``delegates``, ``crashes``, ``cheats``).
+
 Answers named "delegates: ..." run the course package's own code for the task (the event-file
 reader, the Visdom log replay, the servers, the training loops: ``EVENT_FILE_CODE`` and
 ``LIVE_PLOT_CODE`` in the assignment), each reached another way (an alias, ``getattr``,
@@ -9,14 +13,14 @@ right, so only ``checks.own_work`` can make it score 0, which the suite requires
 
 WRONG_ANSWERS = {
     "torch_log_history": {
-        "never flushes the writer": '''def torch_log_history(logdir, history):
+        "not_flushed: never flushes the writer": '''def torch_log_history(logdir, history):
     writer = SummaryWriter(str(logdir))
     for epoch, (loss, accuracy) in enumerate(zip(history["loss"], history["accuracy"]), start=1):
         writer.add_scalar(TAGS["loss"], loss, epoch)
         writer.add_scalar(TAGS["accuracy"], accuracy, epoch)
     return writer
 ''',
-        "steps counted from 0": '''def torch_log_history(logdir, history):
+        "counted_from_zero: steps counted from 0": '''def torch_log_history(logdir, history):
     writer = SummaryWriter(str(logdir))
     for epoch, (loss, accuracy) in enumerate(zip(history["loss"], history["accuracy"])):
         writer.add_scalar(TAGS["loss"], loss, epoch)
@@ -24,7 +28,7 @@ WRONG_ANSWERS = {
     writer.flush()
     return writer
 ''',
-        "one step per scalar instead of per epoch": '''def torch_log_history(logdir, history):
+        "step_per_scalar: one step per scalar instead of per epoch": '''def torch_log_history(logdir, history):
     writer = SummaryWriter(str(logdir))
     step = 0
     for loss, accuracy in zip(history["loss"], history["accuracy"]):
@@ -36,14 +40,14 @@ WRONG_ANSWERS = {
     return writer
 ''',
         # add_scalars writes each curve into its own run (a sub-folder), not into logdir
-        "add_scalars: one sub-folder per tag": '''def torch_log_history(logdir, history):
+        "add_scalars_subfolders: add_scalars: one sub-folder per tag": '''def torch_log_history(logdir, history):
     writer = SummaryWriter(str(logdir))
     for epoch, (loss, accuracy) in enumerate(zip(history["loss"], history["accuracy"]), start=1):
         writer.add_scalars("metrics", {TAGS["loss"]: loss, TAGS["accuracy"]: accuracy}, epoch)
     writer.flush()
     return writer
 ''',
-        "logs and closes, then returns a new writer on another folder": '''import tempfile
+        "writer_unusable_after_return: logs and closes, then returns a new writer on another folder": '''import tempfile
 
 
 def torch_log_history(logdir, history):
@@ -69,7 +73,7 @@ def torch_log_history(logdir, history):
     },
     "tf_log_history": {
         # (`with writer.as_default():` flushes when the block ends; set_as_default() does not)
-        "never flushes the writer": '''def tf_log_history(logdir, history):
+        "not_flushed: never flushes the writer": '''def tf_log_history(logdir, history):
     writer = tf.summary.create_file_writer(str(logdir))
     writer.set_as_default()
     for epoch, (loss, accuracy) in enumerate(zip(history["loss"], history["accuracy"]), start=1):
@@ -77,7 +81,7 @@ def torch_log_history(logdir, history):
         tf.summary.scalar(TAGS["accuracy"], accuracy, step=epoch)
     return writer
 ''',
-        "steps counted from 0": '''def tf_log_history(logdir, history):
+        "counted_from_zero: steps counted from 0": '''def tf_log_history(logdir, history):
     writer = tf.summary.create_file_writer(str(logdir))
     with writer.as_default():
         for epoch, (loss, accuracy) in enumerate(zip(history["loss"], history["accuracy"])):
@@ -86,7 +90,7 @@ def torch_log_history(logdir, history):
     writer.flush()
     return writer
 ''',
-        "Keras callback's tags, different from the PyTorch part": '''def tf_log_history(logdir, history):
+        "own_tags: Keras callback's tags, different from the PyTorch part": '''def tf_log_history(logdir, history):
     writer = tf.summary.create_file_writer(str(logdir))
     with writer.as_default():
         for epoch, (loss, accuracy) in enumerate(zip(history["loss"], history["accuracy"]), start=1):
@@ -95,7 +99,7 @@ def torch_log_history(logdir, history):
     writer.flush()
     return writer
 ''',
-        "logs with PyTorch's writer": '''def tf_log_history(logdir, history):
+        "other_frameworks_writer: logs with PyTorch's writer": '''def tf_log_history(logdir, history):
     writer = tf.summary.create_file_writer(str(logdir))
     torch_writer = SummaryWriter(str(logdir))
     for epoch, (loss, accuracy) in enumerate(zip(history["loss"], history["accuracy"]), start=1):
@@ -105,7 +109,7 @@ def torch_log_history(logdir, history):
     return writer
 ''',
         # a closed tf.summary writer raises on the next write (PyTorch's reopens itself)
-        "closes the writer before returning it": '''def tf_log_history(logdir, history):
+        "writer_unusable_after_return: closes the writer before returning it": '''def tf_log_history(logdir, history):
     writer = tf.summary.create_file_writer(str(logdir))
     with writer.as_default():
         for epoch, (loss, accuracy) in enumerate(zip(history["loss"], history["accuracy"]), start=1):
@@ -131,19 +135,19 @@ def tf_log_history(logdir, history):
 ''',
     },
     "torch_log_weights_and_image": {
-        "histogram of the bias instead of the weights": '''def torch_log_weights_and_image(writer, model, image, step):
+        "histogram_of_bias: histogram of the bias instead of the weights": '''def torch_log_weights_and_image(writer, model, image, step):
     writer.add_histogram(TAGS["weights"], model[0].bias, step)
     writer.add_image(TAGS["image"], torch.from_numpy(image), step, dataformats="HW")
 ''',
-        "image at step 0": '''def torch_log_weights_and_image(writer, model, image, step):
+        "ignores_step: image at step 0": '''def torch_log_weights_and_image(writer, model, image, step):
     writer.add_histogram(TAGS["weights"], model[0].weight, step)
     writer.add_image(TAGS["image"], torch.from_numpy(image), 0, dataformats="HW")
 ''',
-        "pixels scaled to 0-255 before logging": '''def torch_log_weights_and_image(writer, model, image, step):
+        "pixels_rescaled: pixels scaled to 0-255 before logging": '''def torch_log_weights_and_image(writer, model, image, step):
     writer.add_histogram(TAGS["weights"], model[0].weight, step)
     writer.add_image(TAGS["image"], torch.from_numpy(image * 255), step, dataformats="HW")
 ''',
-        "histogram of the last layer": '''def torch_log_weights_and_image(writer, model, image, step):
+        "histogram_of_last_layer: histogram of the last layer": '''def torch_log_weights_and_image(writer, model, image, step):
     writer.add_histogram(TAGS["weights"], model[-1].weight, step)
     writer.add_image(TAGS["image"], torch.from_numpy(image), step, dataformats="HW")
 ''',
@@ -158,22 +162,22 @@ def torch_log_weights_and_image(writer, model, image, step):
 ''',
     },
     "tf_log_weights_and_image": {
-        "histogram of the last layer": '''def tf_log_weights_and_image(writer, model, image, step):
+        "histogram_of_last_layer: histogram of the last layer": '''def tf_log_weights_and_image(writer, model, image, step):
     with writer.as_default():
         tf.summary.histogram(TAGS["weights"], model.layers[-1].kernel, step=step)
         tf.summary.image(TAGS["image"], image[None, :, :, None], step=step)
 ''',
-        "image transposed": '''def tf_log_weights_and_image(writer, model, image, step):
+        "image_transposed: image transposed": '''def tf_log_weights_and_image(writer, model, image, step):
     with writer.as_default():
         tf.summary.histogram(TAGS["weights"], model.layers[0].kernel, step=step)
         tf.summary.image(TAGS["image"], image.T[None, :, :, None], step=step)
 ''',
-        "histogram at the next step": '''def tf_log_weights_and_image(writer, model, image, step):
+        "ignores_step: histogram at the next step": '''def tf_log_weights_and_image(writer, model, image, step):
     with writer.as_default():
         tf.summary.histogram(TAGS["weights"], model.layers[0].kernel, step=step + 1)
         tf.summary.image(TAGS["image"], image[None, :, :, None], step=step)
 ''',
-        "image without the batch dimension": '''def tf_log_weights_and_image(writer, model, image, step):
+        "image_without_batch: image without the batch dimension": '''def tf_log_weights_and_image(writer, model, image, step):
     with writer.as_default():
         tf.summary.histogram(TAGS["weights"], model.layers[0].kernel, step=step)
         tf.summary.image(TAGS["image"], image[:, :, None], step=step)
@@ -193,7 +197,7 @@ def tf_log_weights_and_image(writer, model, image, step):
 ''',
     },
     "torch_train_live": {
-        "a new window per step": '''def torch_train_live(vis, train_step, num_steps):
+        "new_window_per_point: a new window per step": '''def torch_train_live(vis, train_step, num_steps):
     losses = []
     for step in range(1, num_steps + 1):
         loss = train_step().item()
@@ -201,7 +205,7 @@ def tf_log_weights_and_image(writer, model, image, step):
         vis.line(X=np.array([step]), Y=np.array([loss]), name=LIVE["torch"])
     return losses
 ''',
-        "redraws the window instead of appending": '''def torch_train_live(vis, train_step, num_steps):
+        "redraws_window: redraws the window instead of appending": '''def torch_train_live(vis, train_step, num_steps):
     losses = []
     for step in range(1, num_steps + 1):
         loss = train_step().item()
@@ -209,7 +213,7 @@ def tf_log_weights_and_image(writer, model, image, step):
         vis.line(X=np.array([step]), Y=np.array([loss]), win=LIVE["window"], name=LIVE["torch"])
     return losses
 ''',
-        "x counted from 0": '''def torch_train_live(vis, train_step, num_steps):
+        "counted_from_zero: x counted from 0": '''def torch_train_live(vis, train_step, num_steps):
     losses = []
     for step in range(num_steps):
         loss = train_step().item()
@@ -217,7 +221,7 @@ def tf_log_weights_and_image(writer, model, image, step):
         vis.line(X=np.array([step]), Y=np.array([loss]), win=LIVE["window"], name=LIVE["torch"], update="append")
     return losses
 ''',
-        "returns tensors, not floats": '''def torch_train_live(vis, train_step, num_steps):
+        "returns_tensors: returns tensors, not floats": '''def torch_train_live(vis, train_step, num_steps):
     losses = []
     for step in range(1, num_steps + 1):
         loss = train_step()
@@ -225,7 +229,7 @@ def tf_log_weights_and_image(writer, model, image, step):
         vis.line(X=np.array([step]), Y=np.array([loss.item()]), win=LIVE["window"], name=LIVE["torch"], update="append")
     return losses
 ''',
-        "trains first, plots every point after training (not live)": '''def torch_train_live(vis, train_step, num_steps):
+        "plots_after_training: trains first, plots every point after training (not live)": '''def torch_train_live(vis, train_step, num_steps):
     losses = [train_step().item() for _ in range(num_steps)]
     for step, loss in enumerate(losses, start=1):
         vis.line(X=np.array([step]), Y=np.array([loss]), win=LIVE["window"], name=LIVE["torch"], update="append")
@@ -246,7 +250,7 @@ def torch_train_live(vis, train_step, num_steps):
 ''',
     },
     "tf_train_live": {
-        "no window id: a new window per epoch": '''def tf_train_live(vis, model, X, y, num_epochs):
+        "new_window_per_point: no window id: a new window per epoch": '''def tf_train_live(vis, model, X, y, num_epochs):
     class PlotLoss(tf.keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
             vis.line(X=np.array([epoch + 1]), Y=np.array([float(logs["loss"])]), name=LIVE["tf"])
@@ -254,7 +258,7 @@ def torch_train_live(vis, train_step, num_steps):
     history = model.fit(X, y, epochs=num_epochs, batch_size=len(X), verbose=0, callbacks=[PlotLoss()])
     return [float(loss) for loss in history.history["loss"]]
 ''',
-        "Keras's epoch numbers, counted from 0": '''def tf_train_live(vis, model, X, y, num_epochs):
+        "counted_from_zero: Keras's epoch numbers, counted from 0": '''def tf_train_live(vis, model, X, y, num_epochs):
     class PlotLoss(tf.keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
             vis.line(X=np.array([epoch]), Y=np.array([float(logs["loss"])]), win=LIVE["window"], name=LIVE["tf"], update="append")
@@ -262,14 +266,14 @@ def torch_train_live(vis, train_step, num_steps):
     history = model.fit(X, y, epochs=num_epochs, batch_size=len(X), verbose=0, callbacks=[PlotLoss()])
     return [float(loss) for loss in history.history["loss"]]
 ''',
-        "fits first, plots the history after training (not live)": '''def tf_train_live(vis, model, X, y, num_epochs):
+        "plots_after_training: fits first, plots the history after training (not live)": '''def tf_train_live(vis, model, X, y, num_epochs):
     history = model.fit(X, y, epochs=num_epochs, batch_size=len(X), verbose=0)
     losses = [float(loss) for loss in history.history["loss"]]
     for epoch, loss in enumerate(losses, start=1):
         vis.line(X=np.array([epoch]), Y=np.array([loss]), win=LIVE["window"], name=LIVE["tf"], update="append")
     return losses
 ''',
-        "Keras's default batch size: several steps per epoch": '''def tf_train_live(vis, model, X, y, num_epochs):
+        "default_batch_size: Keras's default batch size: several steps per epoch": '''def tf_train_live(vis, model, X, y, num_epochs):
     class PlotLoss(tf.keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
             vis.line(X=np.array([epoch + 1]), Y=np.array([float(logs["loss"])]), win=LIVE["window"], name=LIVE["tf"], update="append")
@@ -277,7 +281,7 @@ def torch_train_live(vis, train_step, num_steps):
     history = model.fit(X, y, epochs=num_epochs, verbose=0, callbacks=[PlotLoss()])
     return [float(loss) for loss in history.history["loss"]]
 ''',
-        "line named like the PyTorch part's": '''def tf_train_live(vis, model, X, y, num_epochs):
+        "other_frameworks_line: line named like the PyTorch part's": '''def tf_train_live(vis, model, X, y, num_epochs):
     class PlotLoss(tf.keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
             vis.line(X=np.array([epoch + 1]), Y=np.array([float(logs["loss"])]), win=LIVE["window"], name=LIVE["torch"], update="append")

@@ -21,6 +21,7 @@ from nbgrader import utils
 from nbgrader.preprocessors import NbGraderPreprocessor
 from nbgrader.preprocessors.clearhiddentests import ClearHiddenTests
 
+from .. import misconception_report
 from .. import nbgrader_course as course_tools
 from . import gradebook_writes as gradebooks
 from .results import RunReport, StudentResult
@@ -43,7 +44,8 @@ def table(run: RunReport) -> str:
     return "\n".join(lines)
 
 
-def markdown(run: RunReport) -> str:
+def markdown(run: RunReport, report_dir: Path | None = None) -> str:
+    """report.md; with ``report_dir``, also the class's misconceptions (tables and charts written there)."""
     out = [f"# Grading report: {run.assignment}", ""]
     out.append(f"- students: {len(run.students)} ({run.graded} graded now, {len(run.resumed)} resumed from an earlier run)")
     out.append(f"- workers: {run.workers}; wall time {run.seconds:.0f} s")
@@ -58,6 +60,8 @@ def markdown(run: RunReport) -> str:
     if run.feedback:
         out.append(f"- feedback: {run.feedback}")
     out += ["", "## Summary", "", table(run), ""]
+    if report_dir is not None:
+        out += misconception_report.markdown(run.assignment, run.students, report_dir)
     out += ["## Needs a person", ""]
     out += [f"- **{s.student}**: {s.status.help}" for s in run.needs_review] or ["- nobody"]
     out += ["", "## Students", ""]
@@ -77,12 +81,14 @@ def markdown(run: RunReport) -> str:
 
 
 class HideHiddenTests(NbGraderPreprocessor):
-    """For feedback: remove hidden test code from test cells, and cut their tracebacks to the
-    final ``Error: message`` line (a traceback quotes the failing hidden line)."""
+    """For feedback: remove hidden test code from test cells, cut a failure inside the hidden
+    tests down to its diagnosis (its expected and got may quote hidden inputs), and cut the
+    tracebacks to the final ``Error: message`` line (a traceback quotes the failing line)."""
 
     def preprocess_cell(self, cell, resources, cell_index):
         if utils.is_grade(cell) and cell.cell_type == "code":
             clear = ClearHiddenTests(enforce_metadata=False)
+            misconception_report.hide_hidden_details(cell)  # before the tracebacks go: it reads their lines
             clear._remove_hidden_test_region(cell)
             for output in cell.get("outputs", []):
                 if output.get("output_type") == "error":
@@ -111,8 +117,9 @@ def write(run: RunReport, root: Path, db_url: str, report_dir: Path, *, feedback
         # under the same lock: a run that grades some students (--student, or another grader)
         # keeps the others' results in the assignment's report instead of overwriting them
         written = with_earlier_results(run, report_dir / "report.json")
-        (report_dir / "report.json").write_text(json.dumps(written.as_dict(), indent=1, default=str))
-        (report_dir / "report.md").write_text(markdown(written))
+        data = {**written.as_dict(), "misconceptions": misconception_report.by_student(written.students)}
+        (report_dir / "report.json").write_text(json.dumps(data, indent=1, default=str))
+        (report_dir / "report.md").write_text(markdown(written, report_dir))
 
 
 def with_earlier_results(run: RunReport, report_json: Path) -> RunReport:

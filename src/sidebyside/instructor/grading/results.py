@@ -62,6 +62,7 @@ class Outcome:
     max_scores: dict[str, dict[str, float]] = field(default_factory=dict)
     guard: dict[str, list[dict]] = field(default_factory=dict)  # notebook -> findings of the guard
     timeouts: list[str] = field(default_factory=list)  # cells that hit nbgrader's cell timeout
+    misconceptions: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # notebook -> test cell -> ids diagnosed
     limits: list[Finding] = field(default_factory=list)  # limits the student's processes met
     seconds: float = 0.0
     peak_memory_mb: float = 0.0

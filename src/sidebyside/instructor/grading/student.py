@@ -32,6 +32,7 @@ from pathlib import Path
 import nbformat
 import psutil
 
+from .. import misconception_report
 from ..nbgrader_course import nbgrader_env, scratch_layout_args
 from . import warm_start
 from .limits import MB, Limits
@@ -352,7 +353,9 @@ def grade_one(*, root: Path, assignment: str, student: str, prechecked, work: Pa
             logs.append(log.read_text(errors="replace")[-3000:])
             if findings.is_file():
                 outcome.guard[name] = json.loads(findings.read_text())["findings"]
-            outcome.timeouts += timed_out_cells(course / "autograded" / student / assignment / f"{name}.ipynb")
+            graded = course / "autograded" / student / assignment / f"{name}.ipynb"
+            outcome.timeouts += timed_out_cells(graded)
+            outcome.misconceptions[name] = misconception_report.diagnoses(graded)
             if status != Status.GRADED:
                 outcome.status = status
             if status in (Status.TIMEOUT, Status.MEMORY) and not findings.is_file():

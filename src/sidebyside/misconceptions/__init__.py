@@ -1,0 +1,135 @@
+"""The misconception catalogues: the known mistakes each assignment's tests can recognise.
+
+One catalogue per assignment, ``NN-topic.toml`` in this folder (shipped with the package, so that
+the tests find it on a student's machine, on Colab and inside the grading sandbox, where
+``solutions/`` is absent or hidden). Each entry, keyed by an id (a Python identifier), has a
+``title`` a student understands, an ``explanation`` (why it is wrong, two or three sentences),
+the ``frameworks`` it applies to (``torch``, ``tensorflow`` or both: the same idea in both
+frameworks is one entry) and the lesson ``section`` that teaches it.
+
+A test names a misconception by the answer's *behaviour* (see :class:`sidebyside.checks.Mistakes`);
+the message it fails with carries a line ``Looks like mistake [id]: title`` that
+``sidebyside grade`` reads back into the class's misconception report.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from ..course import colab_url
+
+FOLDER = Path(__file__).resolve().parent
+#: The line that names a diagnosis in a test's message; :func:`found_in` reads it back.
+MARKER = "Looks like mistake"
+#: What a diagnosing test says when the answer's behaviour matches no known mistake.
+NO_MATCH = "No known mistake of this assignment matches what this answer does: read the expected and got above."
+_FOUND = re.compile(re.escape(MARKER) + r" \[([A-Za-z_][A-Za-z0-9_]*)\]")
+FRAMEWORKS = ("torch", "tensorflow")
+
+
+@dataclass(frozen=True)
+class Misconception:
+    assignment: str
+    id: str
+    title: str
+    explanation: str
+    frameworks: tuple[str, ...]
+    lesson: str  # NN-topic: lessons/NN-topic.ipynb
+    section: str  # a heading of that lesson, as written (without the #s)
+
+    @property
+    def lesson_path(self) -> str:
+        return f"lessons/{self.lesson}.ipynb"
+
+    @property
+    def anchor(self) -> str:
+        """The heading's id as JupyterLab writes it: its text, spaces turned into dashes."""
+        text = re.sub(r"[`*_]", "", self.section).strip()
+        return text.replace(" ", "-")
+
+    @property
+    def colab_link(self) -> str:
+        return colab_url(self.lesson_path)
+
+    def lab_link(self, from_folder: Path | None = None) -> str | None:
+        """The lesson's path relative to ``from_folder`` (the notebook's folder: a kernel's working
+        folder in JupyterLab), with the section's anchor; None when the lesson is not on this machine."""
+        lesson = lesson_file(self.lesson)
+        if lesson is None:
+            return None
+        relative = os.path.relpath(lesson, from_folder or Path.cwd())
+        return f"{Path(relative).as_posix()}#{self.anchor}"
+
+    def text(self) -> str:
+        """The plain-text diagnosis a test's message ends with."""
+        return (
+            f"{MARKER} [{self.id}]: {self.title}.\n{self.explanation.strip()}\n"
+            f"The lesson explains it: {self.lesson_path}, section \"{self.section}\" (on Colab: {self.colab_link})"
+        )
+
+    def markdown(self, from_folder: Path | None = None) -> str:
+        """The same, for a notebook's output: title, explanation and the lesson's links."""
+        lab = self.lab_link(from_folder)
+        links = [f"[open it here]({lab})"] if lab else []
+        links.append(f"[open it on Colab]({self.colab_link})")
+        return (
+            f"**{MARKER} `{self.id}`: {self.title}.** {self.explanation.strip()}\n\n"
+            f"The lesson explains it in *{self.lesson}*, section **{self.section}**: {' or '.join(links)}."
+        )
+
+
+def lesson_file(lesson: str) -> Path | None:
+    """``lessons/NN-topic.ipynb`` of the course checkout this package comes from, if it is here."""
+    path = FOLDER.parents[2] / "lessons" / f"{lesson}.ipynb"
+    return path if path.is_file() else None
+
+
+def _toml():
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10: pip vendors the same parser
+        from pip._vendor import tomli as tomllib
+    return tomllib
+
+
+def assignments() -> list[str]:
+    """The assignments that have a catalogue."""
+    return sorted(p.stem for p in FOLDER.glob("*.toml"))
+
+
+@lru_cache(maxsize=None)
+def catalogue(assignment: str) -> dict[str, Misconception]:
+    """The catalogue of ``assignment`` (``NN-topic``), by id; raises with a clear message when
+    it is missing or malformed (a course author's mistake, found by the tests)."""
+    path = FOLDER / f"{assignment}.toml"
+    if not path.is_file():
+        raise FileNotFoundError(f"no misconception catalogue for {assignment}: expected {path}")
+    data = _toml().loads(path.read_text(encoding="utf-8"))
+    entries = {}
+    for key, entry in data.items():
+        if not isinstance(entry, dict):
+            continue
+        missing = {"title", "explanation", "frameworks", "lesson", "section"} - set(entry)
+        if missing or not key.isidentifier():
+            raise ValueError(f"{path.name}: entry [{key}] must be an identifier with {sorted(missing)} set")
+        frameworks = tuple(entry["frameworks"])
+        if not frameworks or set(frameworks) - set(FRAMEWORKS):
+            raise ValueError(f"{path.name}: [{key}] frameworks must be among {FRAMEWORKS}, got {frameworks}")
+        entries[key] = Misconception(assignment, key, entry["title"].rstrip("."), entry["explanation"], frameworks, entry["lesson"], entry["section"])
+    return entries
+
+
+def found_in(text: str) -> list[str]:
+    """The ids of the diagnoses a test's message (or a cell's output) names, in order, once each."""
+    return list(dict.fromkeys(_FOUND.findall(text or "")))
+
+
+def diagnosis_part(message: str) -> str:
+    """The diagnosis at the end of a test's message (from the first ``Looks like mistake`` or the
+    no-match line), without the expected and got before it; empty when it has none."""
+    starts = [i for i in (message.find(MARKER), message.find(NO_MATCH)) if i >= 0]
+    return message[min(starts):].strip() if starts else ""
