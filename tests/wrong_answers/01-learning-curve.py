@@ -2,11 +2,15 @@
 
 Format: see CONTRIBUTING.md ("Wrong answers"). Each value is the complete source of the
 answer cell as a student might write it.
+
+Each name starts with what the answer is: the misconception it embodies (an id of
+sidebyside/misconceptions/01-learning-curve.toml), which its test must name, or a plain category
+(tests/stored_answers.py: ``delegates``, ``crashes``, ``cheats``).
 """
 
 WRONG_ANSWERS = {
     "torch_build_model": {
-        "softmax at the end": '''
+        "softmax_output: softmax at the end": '''
 def build_torch_model(hidden_units, dropout):
     """The MLP as a PyTorch module: Linear(64, hidden_units), ReLU, Dropout(dropout), Linear(hidden_units, 10)."""
     return nn.Sequential(
@@ -17,7 +21,7 @@ def build_torch_model(hidden_units, dropout):
         nn.Softmax(dim=1),
     )
 ''',
-        "no dropout layer": '''
+        "no_dropout_layer: no dropout layer": '''
 def build_torch_model(hidden_units, dropout):
     """The MLP as a PyTorch module: Linear(64, hidden_units), ReLU, Dropout(dropout), Linear(hidden_units, 10)."""
     return nn.Sequential(
@@ -26,7 +30,7 @@ def build_torch_model(hidden_units, dropout):
         nn.Linear(hidden_units, 10),
     )
 ''',
-        "no ReLU": '''
+        "no_relu: no ReLU": '''
 def build_torch_model(hidden_units, dropout):
     """The MLP as a PyTorch module: Linear(64, hidden_units), ReLU, Dropout(dropout), Linear(hidden_units, 10)."""
     return nn.Sequential(
@@ -35,7 +39,7 @@ def build_torch_model(hidden_units, dropout):
         nn.Linear(hidden_units, 10),
     )
 ''',
-        "ignores the dropout argument": '''
+        "dropout_rate_ignored: ignores the dropout argument": '''
 def build_torch_model(hidden_units, dropout):
     """The MLP as a PyTorch module: Linear(64, hidden_units), ReLU, Dropout(dropout), Linear(hidden_units, 10)."""
     return nn.Sequential(
@@ -45,7 +49,7 @@ def build_torch_model(hidden_units, dropout):
         nn.Linear(hidden_units, 10),
     )
 ''',
-        "hidden layer size fixed at 64": '''
+        "hidden_units_ignored: hidden layer size fixed at 64": '''
 def build_torch_model(hidden_units, dropout):
     """The MLP as a PyTorch module: Linear(64, hidden_units), ReLU, Dropout(dropout), Linear(hidden_units, 10)."""
     return nn.Sequential(
@@ -57,7 +61,7 @@ def build_torch_model(hidden_units, dropout):
 ''',
     },
     "tf_build_model": {
-        "softmax at the end": '''
+        "softmax_output: softmax at the end": '''
 def build_keras_model(hidden_units, dropout):
     """The MLP as a Keras model: Dense(hidden_units, relu), Dropout(dropout), Dense(10), on 64 inputs."""
     return keras.Sequential(
@@ -69,7 +73,7 @@ def build_keras_model(hidden_units, dropout):
         ]
     )
 ''',
-        "no dropout layer": '''
+        "no_dropout_layer: no dropout layer": '''
 def build_keras_model(hidden_units, dropout):
     """The MLP as a Keras model: Dense(hidden_units, relu), Dropout(dropout), Dense(10), on 64 inputs."""
     return keras.Sequential(
@@ -80,7 +84,7 @@ def build_keras_model(hidden_units, dropout):
         ]
     )
 ''',
-        "no ReLU": '''
+        "no_relu: no ReLU": '''
 def build_keras_model(hidden_units, dropout):
     """The MLP as a Keras model: Dense(hidden_units, relu), Dropout(dropout), Dense(10), on 64 inputs."""
     return keras.Sequential(
@@ -92,7 +96,7 @@ def build_keras_model(hidden_units, dropout):
         ]
     )
 ''',
-        "ignores the dropout argument": '''
+        "dropout_rate_ignored: ignores the dropout argument": '''
 def build_keras_model(hidden_units, dropout):
     """The MLP as a Keras model: Dense(hidden_units, relu), Dropout(dropout), Dense(10), on 64 inputs."""
     return keras.Sequential(
@@ -106,7 +110,7 @@ def build_keras_model(hidden_units, dropout):
 ''',
     },
     "torch_train": {
-        "no zero_grad: gradients add up across steps": '''
+        "no_zero_grad: no zero_grad: gradients add up across steps": '''
 def train_torch(model, split, lr, batch_size, num_epochs, seed=0):
     """Train a PyTorch model with SGD on the shared batches; return its history (see above)."""
     X_train, y_train = torch.from_numpy(split.X_train), torch.from_numpy(split.y_train)
@@ -134,7 +138,7 @@ def train_torch(model, split, lr, batch_size, num_epochs, seed=0):
             history["val_accuracy"].append((logits.argmax(dim=1) == y_val).float().mean().item())
     return history
 ''',
-        "loss summed instead of averaged": '''
+        "loss_summed: loss summed instead of averaged": '''
 def train_torch(model, split, lr, batch_size, num_epochs, seed=0):
     """Train a PyTorch model with SGD on the shared batches; return its history (see above)."""
     X_train, y_train = torch.from_numpy(split.X_train), torch.from_numpy(split.y_train)
@@ -163,7 +167,7 @@ def train_torch(model, split, lr, batch_size, num_epochs, seed=0):
             history["val_accuracy"].append((logits.argmax(dim=1) == y_val).float().mean().item())
     return history
 ''',
-        "forgets model.train(): after the first validation it trains in eval mode": '''
+        "trains_in_inference_mode: forgets model.train(): after the first validation it trains in eval mode": '''
 def train_torch(model, split, lr, batch_size, num_epochs, seed=0):
     """Train a PyTorch model with SGD on the shared batches; return its history (see above)."""
     X_train, y_train = torch.from_numpy(split.X_train), torch.from_numpy(split.y_train)
@@ -191,7 +195,7 @@ def train_torch(model, split, lr, batch_size, num_epochs, seed=0):
             history["val_accuracy"].append((logits.argmax(dim=1) == y_val).float().mean().item())
     return history
 ''',
-        "forgets model.eval(): validates in training mode": '''
+        "validates_in_training_mode: forgets model.eval(): validates in training mode": '''
 def train_torch(model, split, lr, batch_size, num_epochs, seed=0):
     """Train a PyTorch model with SGD on the shared batches; return its history (see above)."""
     X_train, y_train = torch.from_numpy(split.X_train), torch.from_numpy(split.y_train)
@@ -219,7 +223,7 @@ def train_torch(model, split, lr, batch_size, num_epochs, seed=0):
             history["val_accuracy"].append((logits.argmax(dim=1) == y_val).float().mean().item())
     return history
 ''',
-        "shuffles with its own DataLoader instead of the shared batches": '''
+        "own_shuffling: shuffles with its own DataLoader instead of the shared batches": '''
 def train_torch(model, split, lr, batch_size, num_epochs, seed=0):
     """Train a PyTorch model with SGD on the shared batches; return its history (see above)."""
     X_train, y_train = torch.from_numpy(split.X_train), torch.from_numpy(split.y_train)
@@ -250,7 +254,7 @@ def train_torch(model, split, lr, batch_size, num_epochs, seed=0):
 ''',
     },
     "tf_train": {
-        "training=True at inference: validates with dropout on": '''
+        "validates_in_training_mode: training=True at inference: validates with dropout on": '''
 def train_tensorflow(model, split, lr, batch_size, num_epochs, seed=0):
     """Train a Keras model with SGD in a GradientTape loop on the shared batches; return its history."""
     loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
@@ -279,7 +283,7 @@ def train_tensorflow(model, split, lr, batch_size, num_epochs, seed=0):
         history["val_accuracy"].append(float(np.mean(np.argmax(logits, axis=1) == split.y_val)))
     return history
 ''',
-        "loss summed instead of averaged": '''
+        "loss_summed: loss summed instead of averaged": '''
 def train_tensorflow(model, split, lr, batch_size, num_epochs, seed=0):
     """Train a Keras model with SGD in a GradientTape loop on the shared batches; return its history."""
     loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="sum")
@@ -308,7 +312,7 @@ def train_tensorflow(model, split, lr, batch_size, num_epochs, seed=0):
         history["val_accuracy"].append(float(np.mean(np.argmax(logits, axis=1) == split.y_val)))
     return history
 ''',
-        "forgets training=True in the step: trains in inference mode": '''
+        "trains_in_inference_mode: forgets training=True in the step: trains in inference mode": '''
 def train_tensorflow(model, split, lr, batch_size, num_epochs, seed=0):
     """Train a Keras model with SGD in a GradientTape loop on the shared batches; return its history."""
     loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
@@ -337,7 +341,7 @@ def train_tensorflow(model, split, lr, batch_size, num_epochs, seed=0):
         history["val_accuracy"].append(float(np.mean(np.argmax(logits, axis=1) == split.y_val)))
     return history
 ''',
-        "shuffles with tf.data instead of the shared batches": '''
+        "own_shuffling: shuffles with tf.data instead of the shared batches": '''
 def train_tensorflow(model, split, lr, batch_size, num_epochs, seed=0):
     """Train a Keras model with SGD in a GradientTape loop on the shared batches; return its history."""
     loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
@@ -369,7 +373,7 @@ def train_tensorflow(model, split, lr, batch_size, num_epochs, seed=0):
 ''',
     },
     "torch_copy_weights": {
-        "reshape instead of transpose": '''
+        "reshaped_not_transposed: reshape instead of transpose": '''
 def keras_to_torch(keras_model, torch_model):
     """Copy the Keras model's kernels and biases into the PyTorch model; return the PyTorch model."""
     with torch.no_grad():
@@ -379,7 +383,7 @@ def keras_to_torch(keras_model, torch_model):
             linear.bias.copy_(torch.from_numpy(dense.bias.numpy()))
     return torch_model
 ''',
-        "no transpose": '''
+        "not_transposed: no transpose": '''
 def keras_to_torch(keras_model, torch_model):
     """Copy the Keras model's kernels and biases into the PyTorch model; return the PyTorch model."""
     with torch.no_grad():
@@ -389,7 +393,7 @@ def keras_to_torch(keras_model, torch_model):
             linear.bias.copy_(torch.from_numpy(dense.bias.numpy()))
     return torch_model
 ''',
-        "forgets the biases": '''
+        "biases_not_copied: forgets the biases": '''
 def keras_to_torch(keras_model, torch_model):
     """Copy the Keras model's kernels and biases into the PyTorch model; return the PyTorch model."""
     with torch.no_grad():
@@ -398,7 +402,7 @@ def keras_to_torch(keras_model, torch_model):
             linear.weight.copy_(torch.from_numpy(dense.kernel.numpy().T))
     return torch_model
 ''',
-        "copies only the hidden layer": '''
+        "layer_not_copied: copies only the hidden layer": '''
 def keras_to_torch(keras_model, torch_model):
     """Copy the Keras model's kernels and biases into the PyTorch model; return the PyTorch model."""
     with torch.no_grad():
@@ -410,7 +414,7 @@ def keras_to_torch(keras_model, torch_model):
 ''',
     },
     "tf_copy_weights": {
-        "reshape instead of transpose": '''
+        "reshaped_not_transposed: reshape instead of transpose": '''
 def torch_to_keras(torch_model, keras_model):
     """Copy the PyTorch model's weights and biases into the Keras model; return the Keras model."""
     for name in ("hidden", "output"):
@@ -419,7 +423,7 @@ def torch_to_keras(torch_model, keras_model):
         dense.bias.assign(linear.bias.detach().numpy())
     return keras_model
 ''',
-        "no transpose": '''
+        "not_transposed: no transpose": '''
 def torch_to_keras(torch_model, keras_model):
     """Copy the PyTorch model's weights and biases into the Keras model; return the Keras model."""
     for name in ("hidden", "output"):
@@ -428,7 +432,7 @@ def torch_to_keras(torch_model, keras_model):
         dense.bias.assign(linear.bias.detach().numpy())
     return keras_model
 ''',
-        "forgets the biases": '''
+        "biases_not_copied: forgets the biases": '''
 def torch_to_keras(torch_model, keras_model):
     """Copy the PyTorch model's weights and biases into the Keras model; return the Keras model."""
     for name in ("hidden", "output"):
@@ -436,7 +440,7 @@ def torch_to_keras(torch_model, keras_model):
         dense.kernel.assign(linear.weight.detach().numpy().T)
     return keras_model
 ''',
-        "copies only the hidden layer": '''
+        "layer_not_copied: copies only the hidden layer": '''
 def torch_to_keras(torch_model, keras_model):
     """Copy the PyTorch model's weights and biases into the Keras model; return the Keras model."""
     for name in ("hidden",):
@@ -447,7 +451,7 @@ def torch_to_keras(torch_model, keras_model):
 ''',
     },
     "diagnose": {
-        "checks overfitting before underfitting": '''
+        "rules_out_of_order: checks overfitting before underfitting": '''
 def diagnose(history):
     """Return "underfitting", "overfitting" or "good fit" for a Keras-style history (rules above)."""
     if history["val_loss"][-1] > 1.2 * min(history["val_loss"]):
@@ -456,7 +460,7 @@ def diagnose(history):
         return "underfitting"
     return "good fit"
 ''',
-        "compares with the first validation loss, not the lowest": '''
+        "overfit_vs_first_val_loss: compares with the first validation loss, not the lowest": '''
 def diagnose(history):
     """Return "underfitting", "overfitting" or "good fit" for a Keras-style history (rules above)."""
     if history["accuracy"][-1] < 0.9:
@@ -465,7 +469,7 @@ def diagnose(history):
         return "overfitting"
     return "good fit"
 ''',
-        "uses validation accuracy for underfitting": '''
+        "underfit_from_val_accuracy: uses validation accuracy for underfitting": '''
 def diagnose(history):
     """Return "underfitting", "overfitting" or "good fit" for a Keras-style history (rules above)."""
     if history["val_accuracy"][-1] < 0.9:
@@ -474,7 +478,7 @@ def diagnose(history):
         return "overfitting"
     return "good fit"
 ''',
-        "any rise after the best epoch counts as overfitting": '''
+        "any_rise_is_overfitting: any rise after the best epoch counts as overfitting": '''
 def diagnose(history):
     """Return "underfitting", "overfitting" or "good fit" for a Keras-style history (rules above)."""
     if history["accuracy"][-1] < 0.9:
@@ -483,7 +487,7 @@ def diagnose(history):
         return "overfitting"
     return "good fit"
 ''',
-        "capitalised labels": '''
+        "label_not_exact: capitalised labels": '''
 def diagnose(history):
     """Return "underfitting", "overfitting" or "good fit" for a Keras-style history (rules above)."""
     if history["accuracy"][-1] < 0.9:
