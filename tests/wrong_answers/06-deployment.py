@@ -1,8 +1,13 @@
 """Wrong answers for 06-deployment: each must lose its test cell's points.
 
-Each value is the complete source of the answer cell, as a student might write it. Names that
-start with "delegates:" hand the task to the course package (``sidebyside.serving``), however
-they reach it: ``checks.own_work`` makes them score 0.
+Each value is the complete source of the answer cell, as a student might write it.
+
+Each name starts with what the answer is: the misconception it embodies (an id of
+sidebyside/misconceptions/06-deployment.toml), which its test must name, or a plain category
+(tests/stored_answers.py: ``delegates``, ``crashes``, ``cheats``).
+
+Names that start with "delegates:" hand the task to the course package (``sidebyside.serving``),
+however they reach it: ``checks.own_work`` makes them score 0.
 """
 
 _HANDLER_TAIL = '''
@@ -12,17 +17,17 @@ _HANDLER_TAIL = '''
 
 WRONG_ANSWERS = {
     "torch_export": {
-        "fixed batch dimension": '''
+        "fixed_batch_size: fixed batch dimension": '''
 def torch_export(model, example):
     model.eval()
     return torch.export.export(model, (example,))
 ''',
-        "missing model.eval()": '''
+        "training_mode: missing model.eval()": '''
 def torch_export(model, example):
     batch = torch.export.Dim("batch", min=1, max=4096)
     return torch.export.export(model, (example,), dynamic_shapes=({0: batch},))
 ''',
-        "returns the loaded module, not the program": '''
+        "module_not_program: returns the loaded module, not the program": '''
 def torch_export(model, example):
     model.eval()
     batch = torch.export.Dim("batch", min=1, max=4096)
@@ -47,7 +52,7 @@ def torch_export(model, example, _export=_export):
 ''',
     },
     "tf_export": {
-        "fixed batch dimension": '''
+        "fixed_batch_size: fixed batch dimension": '''
 def tf_export(model, path):
     n_features = model.inputs[0].shape[-1]
 
@@ -60,11 +65,11 @@ def tf_export(model, path):
     archive.add_endpoint(name="serving_default", fn=serve)
     archive.write_out(str(path), verbose=False)
 ''',
-        "wrong signature input name (model.export as it is)": '''
+        "signature_input_name: wrong signature input name (model.export as it is)": '''
 def tf_export(model, path):
     model.export(str(path), verbose=False)
 ''',
-        "wrong signature input name ('inputs')": '''
+        "signature_input_name: wrong signature input name ('inputs')": '''
 def tf_export(model, path):
     n_features = model.inputs[0].shape[-1]
 
@@ -77,7 +82,7 @@ def tf_export(model, path):
     archive.add_endpoint(name="serving_default", fn=serve)
     archive.write_out(str(path), verbose=False)
 ''',
-        "softmax applied twice": '''
+        "softmax_twice: softmax applied twice": '''
 def tf_export(model, path):
     n_features = model.inputs[0].shape[-1]
 
@@ -91,7 +96,7 @@ def tf_export(model, path):
     archive.add_endpoint(name="serving_default", fn=serve)
     archive.write_out(str(path), verbose=False)
 ''',
-        "training=True in the signature (dropout at serving time)": '''
+        "training_mode: training=True in the signature (dropout at serving time)": '''
 def tf_export(model, path):
     n_features = model.inputs[0].shape[-1]
 
@@ -112,7 +117,7 @@ def tf_export(model, path):
 def tf_export(model, path):
     getattr(serving, "export_" + "keras")(model, path, input_name="pixels")
 ''',
-        "divides by 16 in the export signature (task 2's serving code, not task 1's)": '''
+        "divides_scaled_pixels: divides by 16 in the export signature (task 2's serving code, not task 1's)": '''
 def tf_export(model, path):
     n_features = model.inputs[0].shape[-1]
 
@@ -127,7 +132,7 @@ def tf_export(model, path):
 ''',
     },
     "torch_handler": {
-        "missing model.eval()": '''
+        "training_mode: missing model.eval()": '''
 class TorchDigitsHandler:
     def initialize(self, context):
         self.model = make_torch_model()
@@ -143,7 +148,7 @@ class TorchDigitsHandler:
     def postprocess(self, outputs):
         return [{"predictions": torch.softmax(logits, dim=1).tolist()} for logits in outputs]
 ''' + _HANDLER_TAIL,
-        "softmax applied twice": '''
+        "softmax_twice: softmax applied twice": '''
 class TorchDigitsHandler:
     def initialize(self, context):
         self.model = make_torch_model()
@@ -160,7 +165,7 @@ class TorchDigitsHandler:
     def postprocess(self, outputs):
         return [{"predictions": torch.softmax(probabilities, dim=1).tolist()} for probabilities in outputs]
 ''' + _HANDLER_TAIL,
-        "pixels not scaled": '''
+        "pixels_not_scaled: pixels not scaled": '''
 class TorchDigitsHandler:
     def initialize(self, context):
         self.model = make_torch_model()
@@ -177,7 +182,7 @@ class TorchDigitsHandler:
     def postprocess(self, outputs):
         return [{"predictions": torch.softmax(logits, dim=1).tolist()} for logits in outputs]
 ''' + _HANDLER_TAIL,
-        "one answer for all the requests": '''
+        "one_answer_for_all_requests: one answer for all the requests": '''
 class TorchDigitsHandler:
     def initialize(self, context):
         self.model = make_torch_model()
@@ -194,7 +199,7 @@ class TorchDigitsHandler:
     def postprocess(self, outputs):
         return [{"predictions": torch.softmax(logits, dim=1).tolist()} for logits in outputs]
 ''' + _HANDLER_TAIL,
-        "tensors in the answer (not JSON)": '''
+        "tensors_in_answer: tensors in the answer (not JSON)": '''
 class TorchDigitsHandler:
     def initialize(self, context):
         self.model = make_torch_model()
@@ -241,7 +246,7 @@ class TorchDigitsHandler:
     def postprocess(self, outputs):
         return _course_handler.postprocess(self, outputs)
 ''' + _HANDLER_TAIL,
-        "inference() returns probabilities, postprocess() only converts them": '''
+        "probabilities_from_inference: inference() returns probabilities, postprocess() only converts them": '''
 class TorchDigitsHandler:
     def initialize(self, context):
         self.model = make_torch_model()
@@ -260,7 +265,7 @@ class TorchDigitsHandler:
 ''' + _HANDLER_TAIL,
     },
     "tf_serving_function": {
-        "softmax applied twice": '''
+        "softmax_twice: softmax applied twice": '''
 def tf_serving_function(model):
     @tf.function(input_signature=[tf.TensorSpec((None, 64), tf.float32, name="pixels")])
     def serve(pixels):
@@ -269,7 +274,7 @@ def tf_serving_function(model):
 
     return serve
 ''',
-        "pixels not scaled": '''
+        "pixels_not_scaled: pixels not scaled": '''
 def tf_serving_function(model):
     @tf.function(input_signature=[tf.TensorSpec((None, 64), tf.float32, name="pixels")])
     def serve(pixels):
@@ -278,7 +283,7 @@ def tf_serving_function(model):
 
     return serve
 ''',
-        "wrong signature input name": '''
+        "signature_input_name: wrong signature input name": '''
 def tf_serving_function(model):
     @tf.function(input_signature=[tf.TensorSpec((None, 64), tf.float32, name="inputs")])
     def serve(inputs):
@@ -287,7 +292,7 @@ def tf_serving_function(model):
 
     return serve
 ''',
-        "fixed batch dimension": '''
+        "fixed_batch_size: fixed batch dimension": '''
 def tf_serving_function(model):
     @tf.function(input_signature=[tf.TensorSpec((1, 64), tf.float32, name="pixels")])
     def serve(pixels):
@@ -296,7 +301,7 @@ def tf_serving_function(model):
 
     return serve
 ''',
-        "dropout left on (training=True)": '''
+        "training_mode: dropout left on (training=True)": '''
 def tf_serving_function(model):
     @tf.function(input_signature=[tf.TensorSpec((None, 64), tf.float32, name="pixels")])
     def serve(pixels):
@@ -322,7 +327,7 @@ def tf_serving_function(model):
 ''',
     },
     "torch_client": {
-        "instances and inputs confused": '''
+        "columnar_keys: instances and inputs confused": '''
 def torchserve_request(base_url, model_name, X):
     body = json.dumps({"inputs": np.asarray(X).tolist()}).encode()
     return urllib.request.Request(f"{base_url}/predictions/{model_name}", data=body, headers={"Content-Type": "application/json"})
@@ -331,7 +336,7 @@ def torchserve_request(base_url, model_name, X):
 def torchserve_parse(answer):
     return np.asarray(json.loads(answer)["predictions"], dtype=np.float32)
 ''',
-        "TensorFlow Serving's URL": '''
+        "other_servers_url: TensorFlow Serving's URL": '''
 def torchserve_request(base_url, model_name, X):
     body = json.dumps({"instances": np.asarray(X).tolist()}).encode()
     return urllib.request.Request(f"{base_url}/v1/models/{model_name}:predict", data=body, headers={"Content-Type": "application/json"})
@@ -340,7 +345,7 @@ def torchserve_request(base_url, model_name, X):
 def torchserve_parse(answer):
     return np.asarray(json.loads(answer)["predictions"], dtype=np.float32)
 ''',
-        "parses into a list, not a float32 array": '''
+        "parse_returns_list: parses into a list, not a float32 array": '''
 def torchserve_request(base_url, model_name, X):
     body = json.dumps({"instances": np.asarray(X).tolist()}).encode()
     return urllib.request.Request(f"{base_url}/predictions/{model_name}", data=body, headers={"Content-Type": "application/json"})
@@ -358,7 +363,7 @@ def torchserve_request(base_url, model_name, X):
 def torchserve_parse(answer):
     return np.asarray(json.loads(answer)["predictions"], dtype=np.float32)
 ''',
-        "the body is a str, which urlopen refuses to send": '''
+        "body_not_bytes: the body is a str, which urlopen refuses to send": '''
 def torchserve_request(base_url, model_name, X):
     body = json.dumps({"instances": np.asarray(X).tolist()})
     return urllib.request.Request(f"{base_url}/predictions/{model_name}", data=body, headers={"Content-Type": "application/json"}, method="POST")
@@ -369,7 +374,7 @@ def torchserve_parse(answer):
 ''',
     },
     "tf_client": {
-        "instances and inputs confused": '''
+        "columnar_keys: instances and inputs confused": '''
 def tf_serving_request(base_url, model_name, X, signature_name=None):
     body = {"inputs": np.asarray(X).tolist()}
     if signature_name is not None:
@@ -383,7 +388,7 @@ def tf_serving_parse(answer):
         raise ValueError(parsed["error"])
     return np.asarray(parsed["outputs"], dtype=np.float32)
 ''',
-        "reads 'outputs' from a row-format answer": '''
+        "columnar_keys: reads 'outputs' from a row-format answer": '''
 def tf_serving_request(base_url, model_name, X, signature_name=None):
     body = {"instances": np.asarray(X).tolist()}
     if signature_name is not None:
@@ -397,7 +402,7 @@ def tf_serving_parse(answer):
         raise ValueError(parsed["error"])
     return np.asarray(parsed.get("outputs", []), dtype=np.float32)
 ''',
-        "an error answer is not an error": '''
+        "error_not_raised: an error answer is not an error": '''
 def tf_serving_request(base_url, model_name, X, signature_name=None):
     body = {"instances": np.asarray(X).tolist()}
     if signature_name is not None:
@@ -408,7 +413,7 @@ def tf_serving_request(base_url, model_name, X, signature_name=None):
 def tf_serving_parse(answer):
     return np.asarray(json.loads(answer).get("predictions", []), dtype=np.float32)
 ''',
-        "forgets the signature name": '''
+        "signature_name_dropped: forgets the signature name": '''
 def tf_serving_request(base_url, model_name, X, signature_name=None):
     body = {"instances": np.asarray(X).tolist()}
     return urllib.request.Request(f"{base_url}/v1/models/{model_name}:predict", data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
@@ -432,7 +437,7 @@ def tf_serving_parse(answer):
         raise ValueError(parsed["error"])
     return np.asarray(parsed["predictions"], dtype=np.float32)
 ''',
-        "the body is a str, which urlopen refuses to send": '''
+        "body_not_bytes: the body is a str, which urlopen refuses to send": '''
 def tf_serving_request(base_url, model_name, X, signature_name=None):
     body = {"instances": np.asarray(X).tolist()}
     if signature_name is not None:
@@ -448,7 +453,7 @@ def tf_serving_parse(answer):
 ''',
     },
     "torch_latency_summary": {
-        "percentiles from the unsorted list": '''
+        "percentile_unsorted: percentiles from the unsorted list": '''
 def torch_latency_summary(latencies, wall_seconds, rows_per_request):
     values = torch.tensor(latencies, dtype=torch.float64)
     n = len(latencies)
@@ -461,21 +466,21 @@ def torch_latency_summary(latencies, wall_seconds, rows_per_request):
 
     return {"p50_ms": percentile(0.5) * 1e3, "p99_ms": percentile(0.99) * 1e3, "requests_per_s": n / wall_seconds, "rows_per_s": n * rows_per_request / wall_seconds}
 ''',
-        "p50 from the mean": '''
+        "mean_not_percentile: p50 from the mean": '''
 def torch_latency_summary(latencies, wall_seconds, rows_per_request):
     values = torch.tensor(latencies, dtype=torch.float64)
     n = len(latencies)
     return {"p50_ms": values.mean().item() * 1e3, "p99_ms": torch.quantile(values, 0.99).item() * 1e3,
             "requests_per_s": n / wall_seconds, "rows_per_s": n * rows_per_request / wall_seconds}
 ''',
-        "nearest rank instead of interpolation": '''
+        "nearest_rank: nearest rank instead of interpolation": '''
 def torch_latency_summary(latencies, wall_seconds, rows_per_request):
     values = torch.tensor(latencies, dtype=torch.float64)
     n = len(latencies)
     p50, p99 = torch.quantile(values, torch.tensor([0.5, 0.99], dtype=torch.float64), interpolation="nearest").tolist()
     return {"p50_ms": p50 * 1e3, "p99_ms": p99 * 1e3, "requests_per_s": n / wall_seconds, "rows_per_s": n * rows_per_request / wall_seconds}
 ''',
-        "throughput from the mean latency": '''
+        "throughput_from_latency: throughput from the mean latency": '''
 def torch_latency_summary(latencies, wall_seconds, rows_per_request):
     values = torch.tensor(latencies, dtype=torch.float64)
     p50, p99 = torch.quantile(values, torch.tensor([0.5, 0.99], dtype=torch.float64)).tolist()
@@ -489,7 +494,7 @@ def torch_latency_summary(latencies, wall_seconds, rows_per_request):
 ''',
     },
     "tf_latency_summary": {
-        "percentiles from the unsorted list": '''
+        "percentile_unsorted: percentiles from the unsorted list": '''
 def tf_latency_summary(latencies, wall_seconds, rows_per_request):
     values = tf.constant(latencies, dtype=tf.float64)
     n = len(latencies)
@@ -502,14 +507,14 @@ def tf_latency_summary(latencies, wall_seconds, rows_per_request):
 
     return {"p50_ms": percentile(0.5) * 1e3, "p99_ms": percentile(0.99) * 1e3, "requests_per_s": n / wall_seconds, "rows_per_s": n * rows_per_request / wall_seconds}
 ''',
-        "p50 and p99 from the mean and the maximum": '''
+        "mean_not_percentile: p50 and p99 from the mean and the maximum": '''
 def tf_latency_summary(latencies, wall_seconds, rows_per_request):
     values = tf.constant(latencies, dtype=tf.float64)
     n = len(latencies)
     return {"p50_ms": float(tf.reduce_mean(values)) * 1e3, "p99_ms": float(tf.reduce_max(values)) * 1e3,
             "requests_per_s": n / wall_seconds, "rows_per_s": n * rows_per_request / wall_seconds}
 ''',
-        "nearest rank instead of interpolation": '''
+        "nearest_rank: nearest rank instead of interpolation": '''
 def tf_latency_summary(latencies, wall_seconds, rows_per_request):
     ordered = tf.sort(tf.constant(latencies, dtype=tf.float64))
     n = len(latencies)
@@ -519,7 +524,7 @@ def tf_latency_summary(latencies, wall_seconds, rows_per_request):
 
     return {"p50_ms": percentile(0.5) * 1e3, "p99_ms": percentile(0.99) * 1e3, "requests_per_s": n / wall_seconds, "rows_per_s": n * rows_per_request / wall_seconds}
 ''',
-        "seconds, not milliseconds": '''
+        "seconds_not_ms: seconds, not milliseconds": '''
 def tf_latency_summary(latencies, wall_seconds, rows_per_request):
     ordered = tf.sort(tf.constant(latencies, dtype=tf.float64))
     n = len(latencies)
