@@ -143,11 +143,19 @@ def rel(path: Path) -> str:
 
 def pytest_terminal_summary(terminalreporter):
     """Print (and save) each notebook's time and peak memory, recorded by the tests."""
-    rows = []
+    rows, shares = [], []
     for report in terminalreporter.stats.get("passed", []) + terminalreporter.stats.get("failed", []):
         for name, value in getattr(report, "user_properties", []):
             if name == "measurement":
                 rows.append(value)
+            elif name == "diagnosed share":
+                shares.append(value)
+    if shares:
+        terminalreporter.section("stored wrong answers diagnosed by their own misconception (through sidebyside grade)")
+        for share in sorted(shares, key=lambda s: s["assignment"]):
+            terminalreporter.line(f"{share['assignment']:<24} {share['diagnosed']:4d} of {share['total']:4d}")
+        right, total = sum(s["diagnosed"] for s in shares), sum(s["total"] for s in shares)
+        terminalreporter.line(f"{'all':<24} {right:4d} of {total:4d} ({100 * right / max(total, 1):.0f}%)")
     if not rows:
         return
     rows.sort(key=lambda r: (r["kind"], r["notebook"]))

@@ -317,3 +317,66 @@ def test_run_all_answers_an_open_dialog(lab, page):
     wait_until_done(page, 120)
     assert not page.locator(".jp-Dialog").count()
     assert "Python 3" in page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-KernelName").first.inner_text()
+
+
+def test_a_wrong_answer_shows_its_misconception_with_a_working_lesson_link(lab, page):
+    """A student's wrong answer in JupyterLab: under its failed visible test, the diagnosis
+    (title, explanation) with a link that opens the lesson at the section that teaches it."""
+    import nbformat
+    import stored_answers
+
+    from sidebyside import misconceptions
+
+    # a section far down the lesson (7, Visdom), so that opening the link must scroll to it
+    assignment, answer = "03-visualization", "torch_train_live"
+    entry = misconceptions.catalogue(assignment)["new_window_per_point"]
+    wrong = stored_answers.wrong_answers(assignment)[answer]["new_window_per_point: a new window per step"]
+    exercise = nbformat.read(ROOT / "exercises" / assignment / f"{assignment}.ipynb", as_version=4)
+    ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in exercise.cells]
+    first_task = next(i for i, c in enumerate(exercise.cells) if c.metadata.get("nbgrader", {}).get("solution"))
+    # the set-up, then task 3(a) and its test only (Run All stops at the first failing test)
+    exercise.cells = exercise.cells[:first_task] + [exercise.cells[ids.index(answer)], exercise.cells[ids.index(f"test_{answer}")]]
+    exercise.cells[first_task].source = wrong
+    folder = lab.root / "exercises" / assignment
+    folder.mkdir(parents=True, exist_ok=True)
+    nbformat.write(exercise, folder / "mistake.ipynb")
+
+    open_notebook(page, lab, f"exercises/{assignment}/mistake.ipynb")
+    run_all_from_menu(page)
+    wait_until_done(page, 300)
+    diagnosis = page.locator(".jp-Notebook .jp-OutputArea-output.jp-RenderedMarkdown", has_text=entry.title)
+    try:
+        diagnosis.first.wait_for(timeout=30_000)
+    except Exception:
+        page.screenshot(path=str(SHOTS / "misconception-in-jupyterlab-failed.png"))
+        raise
+    text = diagnosis.first.inner_text()
+    assert entry.id in text and entry.explanation.split(".")[0].replace("`", "")[:30] in text.replace("`", ""), f"expected the title and explanation, got:\n{text}"
+    error = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']", has_text=f"Looks like mistake [{entry.id}]")
+    assert error.count(), "expected the failed test's message to end with the diagnosis, after its expected and got"
+    page.screenshot(path=str(SHOTS / "misconception-in-jupyterlab.png"))
+    # JupyterLab resolves the relative link (../../lessons/...#section) and opens it in the lab on a click
+    link = diagnosis.first.locator(f'a[href*="/lessons/{assignment}.ipynb"]:not([href*="colab"])')
+    colab = diagnosis.first.locator(f'a[href="{entry.colab_link}"]')
+    assert link.count() == 1 and colab.count() == 1, f"expected a link to the lesson here and one on Colab, got {diagnosis.first.locator('a').evaluate_all('(links) => links.map(a => a.href)')}"
+    link.click()
+    tab = page.locator(".lm-TabBar-tab.lm-mod-current .lm-TabBar-tabLabel", has_text=f"{assignment}.ipynb")
+    tab.wait_for(timeout=60_000)
+    heading = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) h2", has_text=entry.section.split(". ", 1)[1])
+    heading.first.wait_for(timeout=30_000)
+    # JupyterLab 4.6 applies a link's fragment to a notebook it is still opening before its cells
+    # exist, so the first click opens the lesson at its top; a click once it is open goes to the
+    # section (the message names the section in words too)
+    time.sleep(3)
+    page.locator(".lm-TabBar-tab", has_text="mistake.ipynb").first.click()
+    link.click()
+    deadline = time.monotonic() + 20
+    while True:
+        box = heading.first.bounding_box()
+        if (box and 0 <= box["y"] < page.viewport_size["height"]) or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert box and 0 <= box["y"] < page.viewport_size["height"], (
+        f"expected the lesson scrolled to its section {entry.section!r} (anchor #{entry.anchor}), the heading is at {box}, its id {heading.first.get_attribute('id')!r}"
+    )
+    page.screenshot(path=str(SHOTS / "misconception-lesson-link.png"))

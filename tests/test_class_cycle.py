@@ -86,13 +86,18 @@ GRADE_TIMEOUT_S = 900
 #: Scores of the autograded cells (2 points each): all six answers, or part (a)'s three.
 FULL, PART_A = 12.0, 6.0
 PART_A_CELLS = ("add", "mean", "clip")
+#: Student 2's wrong answer to part (b)'s count_words: the misconception its feedback must name
+#: (the tiny assignment's own catalogue, misconceptions.toml, released beside its notebook).
+WRONG_COUNT_WORDS = ("split_on_one_space", 'def count_words(text):\n    return len(text.split(" "))\n')
 
 
 def answered(released: dict, which: str) -> dict:
-    """The released notebook (JSON) with the solution's answers: ``all`` or part (a) only."""
+    """The released notebook (JSON) with the solution's answers: ``all``, or part (a) only with a
+    wrong count_words."""
     right = tiny_class.answers(nbformat.read(tiny_class.SOLUTION, as_version=4))
     if which == "part a":
         right = {grade_id: source for grade_id, source in right.items() if grade_id in PART_A_CELLS}
+        right["count_words"] = WRONG_COUNT_WORDS[1]
     notebook = tiny_class.with_answers(nbformat.from_dict(released), right)
     return json.loads(nbformat.writes(notebook))
 
@@ -396,6 +401,19 @@ def test_feedback_shows_the_score_and_no_hidden_test(cycle):
         assert want in text, f"{name}'s feedback: expected it to show {want!r}..., it shows {shown.group(0) if shown else text[:300]!r}"
         leaked = [line for line in hidden if line in text] + (["BEGIN HIDDEN TESTS"] if "HIDDEN TESTS" in text else [])
         assert not leaked, f"{name}'s feedback: expected no hidden test, got {len(leaked)} hidden lines, such as {leaked[:3]}"
+
+
+def test_the_fetched_feedback_names_the_misconception(cycle):
+    """Student 2's wrong count_words: the feedback they fetched through the hub names its
+    misconception, with its title and explanation; student 1's names none."""
+    from sidebyside import misconceptions
+
+    s1, s2, _ = (s.name for s in cycle.hub.students)
+    entry = misconceptions.catalogue(A, beside=tiny_class.SOLUTION.parent)[WRONG_COUNT_WORDS[0]]
+    text = html.unescape(re.sub(r"<[^>]+>", "", cycle.feedback[s2]))
+    for words in (f"Looks like mistake [{entry.id}]: {entry.title}", entry.explanation.split(".")[0].strip()):
+        assert " ".join(words.split()) in " ".join(text.split()), f"{s2}'s fetched feedback: expected {words!r}, got:\n{text[-3000:]}"
+    assert "Looks like mistake" not in html.unescape(cycle.feedback[s1]), f"{s1} answered everything right: expected no diagnosis in their feedback"
 
 
 def test_a_student_who_never_submitted_has_no_feedback(cycle):

@@ -67,3 +67,26 @@ def test_colab_cells_leave_colabs_frameworks_alone(colab_env):
     changed = json.loads((colab_profile.ENV / "drift.json").read_text())
     kept = {name: versions for name, versions in changed.items() if name in colab_profile.KEPT}
     assert not kept, f"expected the Colab cells to keep Colab's versions, got changes (Colab's, after): {kept}"
+
+
+def test_a_wrong_answer_is_diagnosed_on_colab(colab_env, tmp_path):
+    """On Colab the visible tests are all a student has: the course package installed there (a
+    wheel, as Colab's install cell builds it) carries every assignment's misconception catalogue,
+    and a diagnosis links to the lesson on Colab (there is no checkout to link to)."""
+    import subprocess
+
+    script = (
+        "from sidebyside import checks, misconceptions\n"
+        "print(misconceptions.assignments())\n"
+        "mistakes = checks.Mistakes('03-visualization')\n"
+        "print(mistakes.explain('expected steps 1 to 4, got [0, 1, 2, 3]', counted_from_zero=True))\n"
+        "print(mistakes.known['counted_from_zero'].markdown())\n"
+    )
+    done = subprocess.run([str(colab_profile.python()), "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, f"expected the Colab profile's package to diagnose, got exit {done.returncode}:\n{done.stderr[-2000:]}"
+    listed = done.stdout.splitlines()[0]
+    for assignment in assignments():
+        assert assignment in listed, f"expected {assignment}'s catalogue in the installed package, it lists {listed}"
+    for words in ("Looks like mistake [counted_from_zero]", "lessons/03-visualization.ipynb", "colab.research.google.com/github/", "[open it on Colab]("):
+        assert words in done.stdout, f"expected {words!r} in what the Colab profile says:\n{done.stdout}"
+    assert "open it here" not in done.stdout, f"expected no link to a local lesson on Colab, got:\n{done.stdout}"

@@ -34,6 +34,11 @@ def test_every_assignment_has_a_catalogue():
 def test_every_entry_is_complete_and_points_at_a_real_lesson_section(assignment):
     problems = []
     for entry in misconceptions.catalogue(assignment).values():
+        if not entry.frameworks:
+            problems.append(f"[{entry.id}]: a course catalogue's entry names the frameworks it applies to")
+        if not (entry.lesson and entry.section):
+            problems.append(f"[{entry.id}]: a course catalogue's entry names the lesson and section that teach it")
+            continue
         lesson = ROOT / entry.lesson_path
         if not lesson.is_file():
             problems.append(f"[{entry.id}]: no lesson {entry.lesson_path}")
@@ -95,7 +100,7 @@ def test_explain_names_the_match_with_its_lesson_or_says_plainly_it_has_none():
     assert misconceptions.NO_MATCH in none and misconceptions.found_in(none) == [], f"a probe that raises matches nothing; got:\n{none}"
     author_error = mistakes.explain("expected 3, got 4", no_such_mistake=True)
     assert "missing from" in author_error and "no_such_mistake" in author_error, author_error
-    assert entry.lab_link(ROOT / "exercises" / A) == f"../../lessons/{A}.ipynb#1.-Log-scalars-and-histograms-while-training"
+    assert entry.lab_link(ROOT / "exercises" / A) == f"../../lessons/{A}.ipynb#heading=1.-Log-scalars-and-histograms-while-training"
 
 
 def test_an_error_the_answer_raises_becomes_a_diagnosed_failure():

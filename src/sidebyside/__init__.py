@@ -16,7 +16,8 @@ Modules of the lesson side, named for what they do:
 - ``plots``: side-by-side matplotlib figures for the two frameworks.
 - ``doctor``: the environment report shown in lesson 00.
 - ``notebooks``: keeping notebooks clean and canonical.
-- ``checks``: strict comparisons for nbgrader test cells.
+- ``checks``: strict comparisons for nbgrader test cells, and ``Mistakes``: naming the misconception a failed test's answer shows.
+- ``misconceptions``: the catalogues of each assignment's known mistakes (``NN-topic.toml``).
 - ``timing``: fair timings (warm-up, device synchronization); ``benchmarks``: matmul GFLOP/s.
 - ``training``: the reference models and training loops of both frameworks (lesson 01).
 - ``graphs``: eager vs compiled workloads and graph drawings (lesson 02).

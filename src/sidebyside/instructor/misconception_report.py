@@ -82,13 +82,14 @@ def by_student(students) -> dict[str, dict[str, list[str]]]:
     return {s.student: {cell: ids for cells in s.outcome.misconceptions.values() for cell, ids in cells.items()} for s in students}
 
 
-def markdown(assignment: str, students, report_dir: Path) -> list[str]:
+def markdown(assignment: str, students, report_dir: Path, source: Path | None = None) -> list[str]:
     """report.md's section: per task, each misconception with how many students and which, and
-    a bar chart (``misconceptions-TASK.png`` beside the report)."""
+    a bar chart (``misconceptions-TASK.png`` beside the report). ``source``: the assignment's
+    source folder, where an instructor's own assignment keeps its catalogue."""
     found = by_student(students)
     try:
-        known = misconceptions.catalogue(assignment)
-    except FileNotFoundError:
+        known = misconceptions.catalogue(assignment, beside=source or report_dir)
+    except (OSError, ValueError):
         known = {}
     tasks: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     for student, cells in found.items():

@@ -38,7 +38,7 @@ class Misconception:
     title: str
     explanation: str
     frameworks: tuple[str, ...]
-    lesson: str  # NN-topic: lessons/NN-topic.ipynb
+    lesson: str  # NN-topic: lessons/NN-topic.ipynb ("" for an instructor's own assignment without one)
     section: str  # a heading of that lesson, as written (without the #s)
 
     @property
@@ -58,34 +58,41 @@ class Misconception:
     def lab_link(self, from_folder: Path | None = None) -> str | None:
         """The lesson's path relative to ``from_folder`` (the notebook's folder: a kernel's working
         folder in JupyterLab), with the section's anchor; None when the lesson is not on this machine."""
-        lesson = lesson_file(self.lesson)
+        here = Path(from_folder or Path.cwd()).resolve()
+        lesson = lesson_file(self.lesson, here) if self.lesson else None
         if lesson is None:
             return None
-        relative = os.path.relpath(lesson, from_folder or Path.cwd())
-        return f"{Path(relative).as_posix()}#{self.anchor}"
+        # "#heading=": JupyterLab 4.5+ finds it in the notebook's model, so it also scrolls to a
+        # heading whose cell is not rendered yet (a plain "#id" only finds headings on screen)
+        return f"{Path(os.path.relpath(lesson, here)).as_posix()}#heading={self.anchor}"
 
     def text(self) -> str:
         """The plain-text diagnosis a test's message ends with."""
-        return (
-            f"{MARKER} [{self.id}]: {self.title}.\n{self.explanation.strip()}\n"
-            f"The lesson explains it: {self.lesson_path}, section \"{self.section}\" (on Colab: {self.colab_link})"
-        )
+        said = f"{MARKER} [{self.id}]: {self.title}.\n{self.explanation.strip()}"
+        if self.lesson:
+            said += f"\nThe lesson explains it: {self.lesson_path}, section \"{self.section}\" (on Colab: {self.colab_link})"
+        return said
 
     def markdown(self, from_folder: Path | None = None) -> str:
         """The same, for a notebook's output: title, explanation and the lesson's links."""
-        lab = self.lab_link(from_folder)
-        links = [f"[open it here]({lab})"] if lab else []
-        links.append(f"[open it on Colab]({self.colab_link})")
-        return (
-            f"**{MARKER} `{self.id}`: {self.title}.** {self.explanation.strip()}\n\n"
-            f"The lesson explains it in *{self.lesson}*, section **{self.section}**: {' or '.join(links)}."
-        )
+        said = f"**{MARKER} `{self.id}`: {self.title}.** {self.explanation.strip()}"
+        if self.lesson:
+            lab = self.lab_link(from_folder)
+            links = [f"[open it here]({lab})"] if lab else []
+            links.append(f"[open it on Colab]({self.colab_link})")
+            said += f"\n\nThe lesson explains it in *{self.lesson}*, section **{self.section}**: {' or '.join(links)}."
+        return said
 
 
-def lesson_file(lesson: str) -> Path | None:
-    """``lessons/NN-topic.ipynb`` of the course checkout this package comes from, if it is here."""
-    path = FOLDER.parents[2] / "lessons" / f"{lesson}.ipynb"
-    return path if path.is_file() else None
+def lesson_file(lesson: str, near: Path) -> Path | None:
+    """``lessons/NN-topic.ipynb`` of the course ``near`` is in (the nearest folder at or above it
+    with the lesson: a course copied anywhere keeps its links), else of the checkout this package
+    is installed from; None when neither has it (Colab, a hub's home folder)."""
+    for folder in (near, *near.parents, FOLDER.parents[2]):
+        path = folder / "lessons" / f"{lesson}.ipynb"
+        if path.is_file():
+            return path
+    return None
 
 
 def _toml():
@@ -101,25 +108,41 @@ def assignments() -> list[str]:
     return sorted(p.stem for p in FOLDER.glob("*.toml"))
 
 
-@lru_cache(maxsize=None)
-def catalogue(assignment: str) -> dict[str, Misconception]:
+def catalogue_file(assignment: str, beside: Path | None = None) -> Path | None:
+    """The course's catalogue of ``assignment`` (in this folder), else an assignment's own
+    ``misconceptions.toml`` released beside its notebook (``beside``: the notebook's folder, a
+    kernel's working folder): an instructor's own assignment can name its mistakes too."""
+    for path in (FOLDER / f"{assignment}.toml", Path(beside or Path.cwd()) / "misconceptions.toml"):
+        if path.is_file():
+            return path
+    return None
+
+
+def catalogue(assignment: str, beside: Path | None = None) -> dict[str, Misconception]:
     """The catalogue of ``assignment`` (``NN-topic``), by id; raises with a clear message when
     it is missing or malformed (a course author's mistake, found by the tests)."""
-    path = FOLDER / f"{assignment}.toml"
-    if not path.is_file():
-        raise FileNotFoundError(f"no misconception catalogue for {assignment}: expected {path}")
+    path = catalogue_file(assignment, beside)
+    if path is None:
+        raise FileNotFoundError(f"no misconception catalogue for {assignment}: expected {FOLDER / f'{assignment}.toml'} or misconceptions.toml beside the notebook")
+    return _read(assignment, path)
+
+
+@lru_cache(maxsize=None)
+def _read(assignment: str, path: Path) -> dict[str, Misconception]:
     data = _toml().loads(path.read_text(encoding="utf-8"))
     entries = {}
     for key, entry in data.items():
         if not isinstance(entry, dict):
             continue
-        missing = {"title", "explanation", "frameworks", "lesson", "section"} - set(entry)
+        missing = {"title", "explanation", "frameworks"} - set(entry)
         if missing or not key.isidentifier():
             raise ValueError(f"{path.name}: entry [{key}] must be an identifier with {sorted(missing)} set")
         frameworks = tuple(entry["frameworks"])
-        if not frameworks or set(frameworks) - set(FRAMEWORKS):
+        if set(frameworks) - set(FRAMEWORKS):  # none: plain Python (an instructor's own assignment)
             raise ValueError(f"{path.name}: [{key}] frameworks must be among {FRAMEWORKS}, got {frameworks}")
-        entries[key] = Misconception(assignment, key, entry["title"].rstrip("."), entry["explanation"], frameworks, entry["lesson"], entry["section"])
+        if bool(entry.get("lesson")) != bool(entry.get("section")):
+            raise ValueError(f"{path.name}: [{key}] names a lesson and its section, or neither")
+        entries[key] = Misconception(assignment, key, entry["title"].rstrip("."), entry["explanation"], frameworks, entry.get("lesson", ""), entry.get("section", ""))
     return entries
 
 

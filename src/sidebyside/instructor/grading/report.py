@@ -21,6 +21,7 @@ from nbgrader import utils
 from nbgrader.preprocessors import NbGraderPreprocessor
 from nbgrader.preprocessors.clearhiddentests import ClearHiddenTests
 
+from ...course import course_setting
 from .. import misconception_report
 from .. import nbgrader_course as course_tools
 from . import gradebook_writes as gradebooks
@@ -44,8 +45,9 @@ def table(run: RunReport) -> str:
     return "\n".join(lines)
 
 
-def markdown(run: RunReport, report_dir: Path | None = None) -> str:
-    """report.md; with ``report_dir``, also the class's misconceptions (tables and charts written there)."""
+def markdown(run: RunReport, report_dir: Path | None = None, source: Path | None = None) -> str:
+    """report.md; with ``report_dir``, also the class's misconceptions (tables and charts written
+    there; ``source``, the assignment's source folder, may hold its own catalogue)."""
     out = [f"# Grading report: {run.assignment}", ""]
     out.append(f"- students: {len(run.students)} ({run.graded} graded now, {len(run.resumed)} resumed from an earlier run)")
     out.append(f"- workers: {run.workers}; wall time {run.seconds:.0f} s")
@@ -61,7 +63,7 @@ def markdown(run: RunReport, report_dir: Path | None = None) -> str:
         out.append(f"- feedback: {run.feedback}")
     out += ["", "## Summary", "", table(run), ""]
     if report_dir is not None:
-        out += misconception_report.markdown(run.assignment, run.students, report_dir)
+        out += misconception_report.markdown(run.assignment, run.students, report_dir, source)
     out += ["## Needs a person", ""]
     out += [f"- **{s.student}**: {s.status.help}" for s in run.needs_review] or ["- nobody"]
     out += ["", "## Students", ""]
@@ -119,7 +121,8 @@ def write(run: RunReport, root: Path, db_url: str, report_dir: Path, *, feedback
         written = with_earlier_results(run, report_dir / "report.json")
         data = {**written.as_dict(), "misconceptions": misconception_report.by_student(written.students)}
         (report_dir / "report.json").write_text(json.dumps(data, indent=1, default=str))
-        (report_dir / "report.md").write_text(markdown(written, report_dir))
+        source = root / course_setting(root, "source_directory", "source") / run.assignment
+        (report_dir / "report.md").write_text(markdown(written, report_dir, source))
 
 
 def with_earlier_results(run: RunReport, report_json: Path) -> RunReport:
