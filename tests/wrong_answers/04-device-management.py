@@ -1,11 +1,15 @@
 """Wrong answers for 04-device-management: each must lose its test cell's points.
 
 Each value is the complete source of the answer cell, as a student might write it.
+
+Each name starts with what the answer is: the misconception it embodies (an id of
+sidebyside/misconceptions/04-device-management.toml), which its test must name, or a plain
+category (tests/stored_answers.py: ``delegates``, ``crashes``, ``cheats``).
 """
 
 WRONG_ANSWERS = {
     "torch_pick_device": {
-        "ignores the preference": '''
+        "ignores_preference: ignores the preference": '''
 def torch_pick_device(preference, cuda_count, mps_available):
     if cuda_count > 0:
         return torch.device("cuda:0")
@@ -13,7 +17,7 @@ def torch_pick_device(preference, cuda_count, mps_available):
         return torch.device("mps")
     return torch.device("cpu")
 ''',
-        "checks CUDA but not MPS": '''
+        "forgets_mps: checks CUDA but not MPS": '''
 def torch_pick_device(preference, cuda_count, mps_available):
     wanted = preference.strip().lower()
     if wanted == "auto":
@@ -28,7 +32,7 @@ def torch_pick_device(preference, cuda_count, mps_available):
         return torch.device("cpu")
     raise ValueError(preference)
 ''',
-        "no fallback to the CPU": '''
+        "no_cpu_fallback: no fallback to the CPU": '''
 def torch_pick_device(preference, cuda_count, mps_available):
     wanted = preference.strip().lower()
     if wanted == "auto":
@@ -41,7 +45,7 @@ def torch_pick_device(preference, cuda_count, mps_available):
         return torch.device(wanted)
     raise ValueError(preference)
 ''',
-        "off by one in the GPU count": '''
+        "gpu_index_off_by_one: off by one in the GPU count": '''
 def torch_pick_device(preference, cuda_count, mps_available):
     wanted = preference.strip().lower()
     if wanted == "auto":
@@ -63,7 +67,7 @@ def torch_pick_device(preference, cuda_count, mps_available):
         return torch.device("cpu")
     raise ValueError(preference)
 ''',
-        "falls back silently": '''
+        "silent_fallback: falls back silently": '''
 def torch_pick_device(preference, cuda_count, mps_available):
     wanted = preference.strip().lower()
     if wanted == "auto":
@@ -79,7 +83,7 @@ def torch_pick_device(preference, cuda_count, mps_available):
         return torch.device("cuda", index) if index < cuda_count else torch.device("cpu")
     raise ValueError(preference)
 ''',
-        "returns a string, not a torch.device": '''
+        "wrong_device_form: returns a string, not a torch.device": '''
 def torch_pick_device(preference, cuda_count, mps_available):
     wanted = preference.strip().lower()
     if wanted == "auto":
@@ -137,7 +141,7 @@ def torch_pick_device(preference, cuda_count, mps_available):
 ''',
     },
     "tf_pick_device": {
-        "lists this machine's devices instead of the ones given": '''
+        "asks_this_machine: lists this machine's devices instead of the ones given": '''
 def tf_pick_device(preference, physical_devices):
     gpus = tf.config.list_physical_devices("GPU")
     wanted = preference.strip().lower().lstrip("/")
@@ -153,12 +157,12 @@ def tf_pick_device(preference, physical_devices):
         return "/CPU:0"
     raise ValueError(preference)
 ''',
-        "ignores the preference": '''
+        "ignores_preference: ignores the preference": '''
 def tf_pick_device(preference, physical_devices):
     gpus = [d for d in physical_devices if d.device_type == "GPU"]
     return "/GPU:0" if gpus else "/CPU:0"
 ''',
-        "counts every device, not only GPUs": '''
+        "counts_all_devices: counts every device, not only GPUs": '''
 def tf_pick_device(preference, physical_devices):
     wanted = preference.strip().lower().lstrip("/")
     has_gpu = any(d.device_type == "GPU" for d in physical_devices)
@@ -174,7 +178,7 @@ def tf_pick_device(preference, physical_devices):
         return "/CPU:0"
     raise ValueError(preference)
 ''',
-        "no fallback to the CPU": '''
+        "no_cpu_fallback: no fallback to the CPU": '''
 def tf_pick_device(preference, physical_devices):
     gpus = [d for d in physical_devices if d.device_type == "GPU"]
     wanted = preference.strip().lower().lstrip("/")
@@ -187,7 +191,7 @@ def tf_pick_device(preference, physical_devices):
         return f"/GPU:{index}"
     raise ValueError(preference)
 ''',
-        "returns a tf.DeviceSpec, not a string": '''
+        "wrong_device_form: returns a tf.DeviceSpec, not a string": '''
 def tf_pick_device(preference, physical_devices):
     gpus = [d for d in physical_devices if d.device_type == "GPU"]
     wanted = preference.strip().lower().lstrip("/")
@@ -203,7 +207,7 @@ def tf_pick_device(preference, physical_devices):
         return tf.DeviceSpec.from_string("/CPU:0")
     raise ValueError(preference)
 ''',
-        "case-sensitive: only lower-case 'gpu:N'": '''
+        "case_sensitive: case-sensitive: only lower-case 'gpu:N'": '''
 def tf_pick_device(preference, physical_devices):
     gpus = [d for d in physical_devices if d.device_type == "GPU"]
     if preference == "auto":
@@ -242,7 +246,7 @@ def tf_pick_device(preference, physical_devices, _picker=_Picker):
 ''',
     },
     "torch_predict": {
-        "the original bug: X.to(device) thrown away": '''
+        "tensor_to_not_in_place: the original bug: X.to(device) thrown away": '''
 def torch_predict(model, X, device):
     model.to(device)
     X.to(device)
@@ -250,28 +254,28 @@ def torch_predict(model, X, device):
     with torch.no_grad():
         return model(X)
 ''',
-        "moves the batch but not the model": '''
+        "model_not_moved: moves the batch but not the model": '''
 def torch_predict(model, X, device):
     X = X.to(device)
     model.eval()
     with torch.no_grad():
         return model(X)
 ''',
-        "tracks gradients": '''
+        "tracks_gradients: tracks gradients": '''
 def torch_predict(model, X, device):
     model = model.to(device)
     X = X.to(device)
     model.eval()
     return model(X)
 ''',
-        "forgets evaluation mode (dropout stays on)": '''
+        "dropout_in_training_mode: forgets evaluation mode (dropout stays on)": '''
 def torch_predict(model, X, device):
     model = model.to(device)
     X = X.to(device)
     with torch.no_grad():
         return model(X)
 ''',
-        "brings the output back to the CPU": '''
+        "output_moved_to_cpu: brings the output back to the CPU": '''
 def torch_predict(model, X, device):
     model = model.to(device)
     X = X.to(device)
@@ -281,29 +285,29 @@ def torch_predict(model, X, device):
 ''',
     },
     "tf_predict": {
-        "the original bug: tf.device(device) without with": '''
+        "tf_device_without_with: the original bug: tf.device(device) without with": '''
 def tf_predict(model, X, device):
     tf.device(device)
     return model(X, training=False)
 ''',
-        "training=True (dropout stays on)": '''
+        "dropout_in_training_mode: training=True (dropout stays on)": '''
 def tf_predict(model, X, device):
     with tf.device(device):
         return model(X, training=True)
 ''',
-        "returns NumPy from model.predict": '''
+        "returns_numpy: returns NumPy from model.predict": '''
 def tf_predict(model, X, device):
     with tf.device(device):
         return model.predict(X, verbose=0)
 ''',
-        "hard-codes the device of the visible check": '''
+        "cheats: hard-codes the device of the visible check": '''
 def tf_predict(model, X, device):
     with tf.device("/CPU:1"):
         return model(X, training=False)
 ''',
     },
     "torch_time": {
-        "never synchronizes": '''
+        "never_synchronizes: never synchronizes": '''
 def torch_time(fn, device, repeat=5, warmup=2):
     for _ in range(warmup):
         fn()
@@ -314,7 +318,7 @@ def torch_time(fn, device, repeat=5, warmup=2):
         times.append(time.perf_counter() - start)
     return times
 ''',
-        "synchronizes only if this machine has CUDA": '''
+        "asks_this_machine: synchronizes only if this machine has CUDA": '''
 def torch_time(fn, device, repeat=5, warmup=2):
     for _ in range(warmup):
         fn()
@@ -327,7 +331,7 @@ def torch_time(fn, device, repeat=5, warmup=2):
         times.append(time.perf_counter() - start)
     return times
 ''',
-        "synchronizes once, after the loop": '''
+        "averages_the_loop: synchronizes once, after the loop": '''
 def torch_time(fn, device, repeat=5, warmup=2):
     device = torch.device(device)
     for _ in range(warmup):
@@ -341,7 +345,7 @@ def torch_time(fn, device, repeat=5, warmup=2):
         torch.mps.synchronize()
     return [(time.perf_counter() - start) / repeat] * repeat
 ''',
-        "no warm-up": '''
+        "no_warmup: no warm-up": '''
 def torch_time(fn, device, repeat=5, warmup=2):
     device = torch.device(device)
     times = []
@@ -355,7 +359,7 @@ def torch_time(fn, device, repeat=5, warmup=2):
         times.append(time.perf_counter() - start)
     return times
 ''',
-        "synchronizes CUDA but not MPS": '''
+        "forgets_mps: synchronizes CUDA but not MPS": '''
 def torch_time(fn, device, repeat=5, warmup=2):
     device = torch.device(device)
     for _ in range(warmup):
@@ -369,7 +373,7 @@ def torch_time(fn, device, repeat=5, warmup=2):
         times.append(time.perf_counter() - start)
     return times
 ''',
-        "waits before each call instead of after it": '''
+        "waits_before_call: waits before each call instead of after it": '''
 def torch_time(fn, device, repeat=5, warmup=2):
     device = torch.device(device)
 
@@ -412,7 +416,7 @@ def torch_time(fn, device, repeat=5, warmup=2):
 ''',
     },
     "tf_time": {
-        "never waits for TensorFlow": '''
+        "never_synchronizes: never waits for TensorFlow": '''
 def tf_time(fn, repeat=5, warmup=2):
     for _ in range(warmup):
         fn()
@@ -423,7 +427,7 @@ def tf_time(fn, repeat=5, warmup=2):
         times.append(time.perf_counter() - start)
     return times
 ''',
-        "reads the result back after stopping the clock": '''
+        "stops_clock_before_waiting: reads the result back after stopping the clock": '''
 def tf_time(fn, repeat=5, warmup=2):
     for _ in range(warmup):
         fn().numpy()
@@ -435,7 +439,7 @@ def tf_time(fn, repeat=5, warmup=2):
         result.numpy()
     return times
 ''',
-        "no warm-up": '''
+        "no_warmup: no warm-up": '''
 def tf_time(fn, repeat=5, warmup=2):
     times = []
     for _ in range(repeat):
@@ -444,7 +448,7 @@ def tf_time(fn, repeat=5, warmup=2):
         times.append(time.perf_counter() - start)
     return times
 ''',
-        "returns the mean, not a list": '''
+        "averages_the_loop: returns the mean, not a list": '''
 def tf_time(fn, repeat=5, warmup=2):
     for _ in range(warmup):
         fn().numpy()
@@ -453,7 +457,7 @@ def tf_time(fn, repeat=5, warmup=2):
         fn().numpy()
     return (time.perf_counter() - start) / repeat
 ''',
-        "waits before each call instead of after it": '''
+        "waits_before_call: waits before each call instead of after it": '''
 def tf_time(fn, repeat=5, warmup=2):
     for _ in range(warmup):
         fn()
@@ -490,29 +494,29 @@ def tf_time(fn, repeat=5, warmup=2):
 ''',
     },
     "torch_from_tf": {
-        "copies through NumPy (torch.tensor)": '''
+        "copies_through_numpy: copies through NumPy (torch.tensor)": '''
 def torch_from_tf(x):
     return torch.tensor(x.numpy())
 ''',
-        "copies through NumPy (torch.from_numpy)": '''
+        "copies_through_numpy: copies through NumPy (torch.from_numpy)": '''
 def torch_from_tf(x):
     return torch.from_numpy(x.numpy())
 ''',
-        "converts to float32 (a copy for other dtypes)": '''
+        "converts_dtype: converts to float32 (a copy for other dtypes)": '''
 def torch_from_tf(x):
     return torch.from_dlpack(x).float()
 ''',
     },
     "tf_from_torch": {
-        "copies through NumPy (tf.constant)": '''
+        "copies_through_numpy: copies through NumPy (tf.constant)": '''
 def tf_from_torch(t):
     return tf.constant(t.detach().numpy())
 ''',
-        "copies through NumPy (tf.convert_to_tensor)": '''
+        "copies_through_numpy: copies through NumPy (tf.convert_to_tensor)": '''
 def tf_from_torch(t):
     return tf.convert_to_tensor(t.detach().numpy())
 ''',
-        "the DLPack protocol without detach (fails when t requires grad)": '''
+        "dlpack_needs_detach: the DLPack protocol without detach (fails when t requires grad)": '''
 def tf_from_torch(t):
     return tf.experimental.dlpack.from_dlpack(t.__dlpack__())
 ''',
