@@ -293,6 +293,10 @@ def test_jupyterlab_asks_the_network_for_nothing(lab):
     assert page_config.get("news") == {"disabled": True}, f"expected news disabled in the page config, got {page_config.get('news')!r}"
     update = json.loads(urllib.request.urlopen(f"{lab.base_url}/lab/api/update?token={lab.token}", timeout=60).read())
     assert update.get("notification") is None, f"expected no update notification (NeverCheckForUpdate), got {update!r}"
+    plugin = "@jupyterlab/apputils-extension:notification"
+    settings = json.loads(urllib.request.urlopen(f"{lab.base_url}/lab/api/settings/{plugin}?token={lab.token}", timeout=60).read())
+    chosen = {key: settings["settings"].get(key) for key in ("fetchNews", "checkForUpdates")}
+    assert chosen == {"fetchNews": "false", "checkForUpdates": False}, f"expected the news toast's question answered 'never' for the student, got {chosen}"
 
 
 def test_a_broken_widget_fails_the_check(lab, page):

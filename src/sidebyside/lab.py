@@ -21,6 +21,9 @@ FIRST_NOTEBOOK = "lessons/00-welcome.ipynb"
 # when a notebook opens before it has listed the kernels, as on a busy machine.
 COURSE_SETTINGS = {
     "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"autoStartDefaultKernel": True},
+    # without it JupyterLab still asks "get notified about official Jupyter news?" in a toast,
+    # even with its news feed turned off on the server
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false", "checkForUpdates": False},
 }
 
 

@@ -213,15 +213,19 @@ def run_watched(command: list[str], cwd: Path, env: dict, limits: Limits, log: P
 
 def _leftover_tasks(sandbox: Sandbox, limits: Limits, seconds: float = 2.0) -> tuple[int, bool]:
     """The most processes and threads of the student's seen in one look or, when the run left
-    some behind, while watching them for ``seconds`` (a fork bomb started just before the notebook
-    ended reaches its cap in that time; nothing left costs one look); and whether they sat at
-    their process cap (:func:`_at_process_cap`)."""
-    most, at_cap, deadline = 0, False, time.monotonic() + seconds
+    some behind, while watching them until they have not grown for ``seconds`` (at most five
+    times that): a fork bomb started just before the notebook ended reaches its cap meanwhile,
+    even on a busy machine where it forks slowly; nothing left costs one look. Also whether they
+    sat at their process cap (:func:`_at_process_cap`)."""
+    most, at_cap = 0, False
+    start = grew = time.monotonic()
     while True:
         processes = sandbox.student_processes()
-        most = max(most, _tasks(processes))
+        count, now = _tasks(processes), time.monotonic()
+        if count > most:
+            most, grew = count, now
         at_cap = at_cap or _at_process_cap(processes, limits)
-        if most == 0 or at_cap or most >= 0.9 * limits.processes or time.monotonic() > deadline:
+        if most == 0 or at_cap or most >= 0.9 * limits.processes or now - grew > seconds or now - start > 5 * seconds:
             return most, at_cap
         time.sleep(0.1)
 
