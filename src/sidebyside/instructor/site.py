@@ -386,13 +386,17 @@ def build(root: Path, output: Path | None = None, work: Path | None = None, *, e
         sys.executable, "-m", "sphinx", "-b", "html", "-q", "-j", "2",
         "-c", str(root / "site"), "-d", str(work / "doctrees"),
         "-D", f"html_static_path=_static,{mathjax}",
-        str(work / "sources"), str(output),
+        str(work / "sources"), str(work / "html"),
     ]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, cwd=root)
     if result.returncode != 0:
         raise SiteError(f"Sphinx failed (exit {result.returncode}):\n{result.stdout[-3000:]}{result.stderr[-5000:]}")
     if result.stderr.strip():
         say(result.stderr.strip()[-3000:])
+    # Sphinx builds inside the cache: myst-nb writes a jupyter_execute/ folder beside its output
+    # folder, whatever the settings, and ROOT/jupyter_execute/ would land in the repository.
+    shutil.rmtree(output, ignore_errors=True)
+    shutil.copytree(work / "html", output, ignore=shutil.ignore_patterns(".buildinfo*", ".doctrees"))
     return output
 
 
