@@ -229,6 +229,15 @@ def test_a_lesson_page_shows_outputs_and_both_frameworks_side_by_side(served, br
                 problems.append(f"{path}: no download link")
             elif (output / "lessons" / urllib.parse.unquote(href)).resolve().read_bytes() != (ROOT / "lessons" / f"{name}.ipynb").read_bytes():
                 problems.append(f"{path}: the download is not the lesson's notebook")
+            executed = site.read_notebook(site.executed_path(ROOT, ROOT / "lessons" / f"{name}.ipynb"))
+            live = [o for c in executed["cells"] for o in c.get("outputs", []) if site.is_live(o)]
+            pictured = [o for o in live if "image/png" in o.get("data", {})]
+            notes = page.locator("p.sbs-live-note").count()
+            if notes != len(live):
+                problems.append(f"{path}: {len(live)} live output(s) in the execution, but {notes} note(s) saying they are live in JupyterLab or on Colab")
+            shown = page.locator("p.sbs-live-note", has_text="shown as it was").count()
+            if shown != len(pictured):
+                problems.append(f"{path}: the execution has {len(pictured)} picture(s) of live outputs, the page shows {shown}")
             if name == "05-parallelism":
                 page.locator(".sbs-pair").first.scroll_into_view_if_needed()
                 page.screenshot(path=str(SHOTS / "05-parallelism.png"))
