@@ -99,10 +99,13 @@ def test_an_assignment_page_refuses_a_solution():
         site.assignment_page(solution, "download.ipynb")
 
 
-def test_the_build_is_within_its_budget(built_site):
-    """Measured, not enforced on a busy machine: a warm rebuild is well under the 30 s budget."""
-    _, timings = built_site
-    assert timings["warm"] < 60, f"a warm rebuild (nothing changed) should take seconds, took {timings['warm']} s"
+def test_a_rebuild_rewrites_no_source_that_did_not_change(built_site, tmp_path):
+    """What keeps a warm build within its budget (measured in test-artifacts/site/build-seconds.json,
+    not enforced on a busy machine): the sources are rewritten only where they changed, so
+    Sphinx re-reads nothing."""
+    output, timings = built_site
+    sources = output.parent / "cache" / "sources"
+    assert site.write_sources(ROOT, sources) == [], "a rebuild with nothing changed should rewrite no source"
 
 
 # --- In Chromium ---------------------------------------------------------------------------

@@ -277,7 +277,6 @@ def home_page(welcome: dict) -> str:
     course_map = course_map.replace("Welcome (this notebook)", "[Welcome](lessons/00-welcome.ipynb)")
     course_map = re.sub(r"\]\(([0-9][0-9]-[a-z-]+\.ipynb)\)", r"](lessons/\1)", course_map)
     course_map = EXERCISE_SPAN.sub(lambda m: f"[{m.group(1)}](exercises/{m.group(1)}/{m.group(1)}.ipynb)", course_map)
-    course_map = course_map.replace("## The course map", "## The course map", 1)
     title = title.removeprefix("# 00 · ").strip()
     return "\n".join(
         [
