@@ -244,7 +244,8 @@ def test_a_lesson_page_shows_outputs_and_both_frameworks_side_by_side(served, br
             if name == "05-parallelism":
                 page.locator(".sbs-pair").first.scroll_into_view_if_needed()
                 page.screenshot(path=str(SHOTS / "05-parallelism.png"))
-                page.screenshot(path=str(SHOTS / "05-parallelism-full.png"), full_page=True)
+                page.locator("p.sbs-live-note").last.scroll_into_view_if_needed()
+                page.screenshot(path=str(SHOTS / "05-parallelism-scaling-widget.png"))
         finally:
             visit.close()
     assert not problems, "\n".join(problems)
