@@ -65,9 +65,10 @@ exercises: setup
 
 # The course as a static website in _site/ (Sphinx, myst-nb, sphinx-book-theme; CONTRIBUTING.md says
 # why). Lessons come from the cache of executions that `make test`'s browser run fills
-# (.site-cache/); one with no execution for its current code is executed headless first.
+# (.site-cache/); one with no execution for its current code is executed headless first. --course:
+# this folder, without reading nbgrader_config.py to find it (that imports nbgrader: seconds).
 site: setup
-	$(BIN)/sidebyside site
+	$(BIN)/sidebyside site --course .
 
 # Strip outputs and write every notebook in canonical form.
 clean-notebooks: setup

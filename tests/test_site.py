@@ -13,6 +13,7 @@ import functools
 import http.server
 import json
 import re
+import shutil
 import threading
 import time
 import urllib.parse
@@ -85,6 +86,26 @@ def test_a_text_change_keeps_the_execution_a_code_change_needs_a_new_one():
     code = next(cell for cell in lesson["cells"] if cell["cell_type"] == "code")
     code["source"] = site.cell_source(code) + "\nprint('changed')"
     assert site.code_key(lesson) != key, "a change of a lesson's code should need a new execution"
+
+
+def test_a_rebuild_after_a_text_change_uses_the_cached_execution(built_site, tmp_path):
+    """Edit the text of lesson 01 in a copy of the course: its page changes, and it still has
+    its cached execution (nothing to execute); no other page changes."""
+    output, _ = built_site
+    course_copy = tmp_path / "course"
+    for folder in ("lessons", "exercises", "site", f"{site.CACHE_DIR}/executed"):
+        shutil.copytree(ROOT / folder, course_copy / folder)
+    sources = tmp_path / "sources"
+    shutil.copytree(output.parent / "cache" / "sources", sources)
+    lesson = course_copy / "lessons" / "01-learning-curve.ipynb"
+    notebook = site.read_notebook(lesson)
+    markdown = next(cell for cell in notebook["cells"] if cell["cell_type"] == "markdown")
+    markdown["source"] = site.cell_source(markdown) + "\n\nA sentence added after the lesson ran."
+    lesson.write_text(json.dumps(notebook, indent=1))
+    assert site.missing_executions(course_copy) == [], "a change of text should keep the lesson's cached execution"
+    changed = site.write_sources(course_copy, sources)
+    assert changed == ["lessons/01-learning-curve.ipynb", "_notebooks/lessons/01-learning-curve.ipynb"], f"only lesson 01's page and download should change, changed: {changed}"
+    assert "A sentence added after the lesson ran." in (sources / "lessons" / "01-learning-curve.ipynb").read_text()
 
 
 def test_the_site_starts_after_every_other_group():
