@@ -188,17 +188,10 @@ EXERCISE_SPAN = re.compile(r"`exercises/([0-9][0-9]-[a-z-]+)/`")
 REPOSITORY_FILE_LINK = re.compile(r"\]\(((?:\.\./)+)((?:src|tests|scripts|hub|solutions)/[^)\s]*|[A-Z][A-Za-z]*\.md)\)")
 
 
-def _badges(text: str, depth: int, download: str) -> str:
-    """The notebook's badges with images from the site itself, and a download link after them."""
+def _badges(text: str, depth: int) -> str:
+    """The notebook's badges with images from the site itself (not from Colab's or shields.io's servers)."""
     static = "../" * depth + "_badges/"
-
-    def local(match: re.Match) -> str:
-        return f"[![{match.group(1)}]({static}{BADGE_IMAGES[match.group(1)]})]({match.group(2)})"
-
-    changed, count = BADGE_LINE.subn(local, text)
-    if count:
-        changed += f"\n\n{{download}}`Download the notebook <{download}>`"
-    return changed
+    return BADGE_LINE.sub(lambda m: f"[![{m.group(1)}]({static}{BADGE_IMAGES[m.group(1)]})]({m.group(2)})", text)
 
 
 def _links(text: str) -> str:
@@ -248,9 +241,11 @@ def lesson_page(source: dict, executed: dict, download: str) -> dict:
 
 def _page_text(notebook: dict, depth: int, download: str) -> dict:
     notebook["metadata"].pop("widgets", None)  # a widget state would make myst-nb load a CDN's widget manager
-    for cell in notebook["cells"]:
-        if cell["cell_type"] == "markdown":
-            cell["source"] = _links(_badges(cell_source(cell), depth, download))
+    markdown = [cell for cell in notebook["cells"] if cell["cell_type"] == "markdown"]
+    for cell in markdown:
+        cell["source"] = _links(_badges(cell_source(cell), depth))
+    if markdown:  # under the title and the badges
+        markdown[0]["source"] += f"\n\n{{download}}`Download the notebook <{download}>`"
     return notebook
 
 
