@@ -15,7 +15,7 @@ export PATH := $(BIN):$(PATH)
 WORKERS ?= 2
 PYTEST_ARGS ?=
 
-.PHONY: lab test setup test-setup class-setup hub exercises clean-notebooks doctor
+.PHONY: lab test setup test-setup class-setup hub exercises clean-notebooks doctor site
 
 lab: setup
 	$(BIN)/sidebyside lab
@@ -62,6 +62,13 @@ test-setup: class-setup
 # Regenerate exercises/ from solutions/ (never edit exercises/ by hand).
 exercises: setup
 	$(BIN)/sidebyside release --all
+
+# The course as a static website in _site/ (Sphinx, myst-nb, sphinx-book-theme; CONTRIBUTING.md says
+# why). Lessons come from the cache of executions that `make test`'s browser run fills
+# (.site-cache/); one with no execution for its current code is executed headless first. --course:
+# this folder, without reading nbgrader_config.py to find it (that imports nbgrader: seconds).
+site: setup
+	$(BIN)/sidebyside site --course .
 
 # Strip outputs and write every notebook in canonical form.
 clean-notebooks: setup

@@ -23,6 +23,9 @@ SPLIT_BY_NOTEBOOK = {"test_assignments", "test_grading", "test_colab", "test_bro
 #: committed seed a fresh clone starts from (refresh it by copying the first over it).
 RECORDED_DURATIONS = ARTIFACTS / "group-durations.json"
 SEED_DURATIONS = ROOT / "tests" / "group-durations.json"
+#: Groups that start after every other: tests/test_site.py builds the website from the lesson
+#: executions that test_browser's lesson groups store, and waits for those still running.
+START_LAST = {"tests/test_site.py"}
 #: A group with no recorded duration is guessed at this many seconds per test.
 GUESS_SECONDS_PER_TEST = 5.0
 
@@ -61,9 +64,11 @@ def recorded_durations() -> dict[str, float]:
 
 def longest_first(groups: dict[str, int], durations: dict[str, float]) -> list[str]:
     """``groups`` ({group: number of tests}) in the order to start them: the longest expected
-    first, so that no long group starts last and leaves one worker running alone at the end."""
+    first, so that no long group starts last and leaves one worker running alone at the end;
+    START_LAST's groups after all others, so that every group they wait for is already handed to
+    a worker, ahead of them in its queue (waiting cannot deadlock)."""
     expected = {g: durations.get(g, GUESS_SECONDS_PER_TEST * n) for g, n in groups.items()}
-    return sorted(groups, key=lambda g: -expected[g])
+    return sorted(groups, key=lambda g: (g in START_LAST, -expected[g]))
 
 
 def pytest_xdist_make_scheduler(config, log):

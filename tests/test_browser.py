@@ -4,6 +4,9 @@ For every lesson: open it, run all cells from the Run menu as a student would, w
 kernel is done, and check that no cell shows a traceback and every widget renders as a control.
 Then do what a student would do with the lesson's widgets. Screenshots go to
 test-artifacts/browser/. Without Chromium the tests are skipped, loudly, with the reason.
+
+Before the interactions, each lesson's run is saved from JupyterLab into the website's cache
+(tests/browser_site.py): tests/test_site.py builds the site from it, executing nothing again.
 """
 
 from __future__ import annotations
@@ -29,7 +32,10 @@ from browser import (
 )
 from browser_deployment import fire_a_burst
 from browser_parallelism import scale_the_workers
+from browser_site import keep_for_the_site
 from conftest import ARTIFACTS, ROOT, lessons
+
+from sidebyside.instructor import site
 
 pytestmark = pytest.mark.browser
 SHOTS = ARTIFACTS / "browser"
@@ -260,10 +266,16 @@ WATCHERS = {"03": ServerPages}
 def test_lesson_runs_in_jupyterlab(lesson, lab, page, record_property):
     SHOTS.mkdir(parents=True, exist_ok=True)
     watcher = WATCHERS[lesson[:2]]() if lesson[:2] in WATCHERS else None
-    run = run_lesson(page, lab, f"lessons/{lesson}", watch=watcher)
-    page.screenshot(path=str(SHOTS / f"{lesson[:-6]}.png"))
-    record_property("measurement", {"kind": "lesson in JupyterLab", "notebook": f"lessons/{lesson}", "seconds": run.seconds})
-    assert not run.problems, f"{lesson} in JupyterLab:\n" + "\n".join(run.problems) + f"\n--- JupyterLab log ---\n{lab.log_tail(2000)}"
+    try:
+        run = run_lesson(page, lab, f"lessons/{lesson}", watch=watcher)
+        page.screenshot(path=str(SHOTS / f"{lesson[:-6]}.png"))
+        record_property("measurement", {"kind": "lesson in JupyterLab", "notebook": f"lessons/{lesson}", "seconds": run.seconds})
+        assert not run.problems, f"{lesson} in JupyterLab:\n" + "\n".join(run.problems) + f"\n--- JupyterLab log ---\n{lab.log_tail(2000)}"
+        keep_for_the_site(page, lab.root, ROOT, lesson)  # before the interactions change the widgets
+    except BaseException as error:
+        # tests/test_site.py waits for this lesson's execution: tell it there will be none
+        site.record_failure(ROOT, ROOT / "lessons" / lesson, f"the browser run of {lesson} failed: {type(error).__name__}: {str(error)[:2000]}")
+        raise
     if watcher is not None:
         watcher.check()
     interact = INTERACTIONS.get(lesson[:2])

@@ -1,6 +1,6 @@
 """The ``sidebyside`` command, the course's one command line: ``lab``, ``doctor``, ``clean``,
-``release``, ``grade``, ``hub``, ``gradebook``, ``serving``, ``servers`` (the last four are the
-``python -m sidebyside.{hub,postgres,serving,servers}`` commands, which stay as aliases)."""
+``release``, ``grade``, ``hub``, ``gradebook``, ``serving``, ``servers``, ``site`` (the last five are
+the ``main`` of their modules: hub, postgres, serving, servers, instructor.site)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ FORWARDED = {
     "gradebook": ("sidebyside.instructor.hub.postgres", "the class's PostgreSQL gradebook: start | stop | status | url"),
     "serving": ("sidebyside.serving", "lesson 06's model servers: install-kserve | check"),
     "servers": ("sidebyside.servers", "lesson 03's Visdom: install-visdom-assets | check-visdom-assets"),
+    "site": ("sidebyside.instructor.site", "build the course's static website into _site/ (what `make site` runs)"),
 }
 
 
