@@ -18,6 +18,9 @@ import math
 
 import numpy as np
 
+# the tests' read-only cells make theirs as checks.Mistakes("NN-topic"); it needs no NumPy
+from .misconceptions import Mistakes  # noqa: F401
+
 # Captured at import, before any student code runs, so that patching numpy, math or builtins
 # later cannot weaken the comparison.
 _allclose = np.allclose
@@ -200,93 +203,3 @@ class own_work:
                 "or removed while the answer ran"
             )
         return False
-
-
-# --- Naming the mistake -----------------------------------------------------------------------
-
-
-class Mistakes:
-    """The known mistakes of one assignment, for its tests' messages.
-
-    Built once in a read-only cell (``mistakes = checks.Mistakes("03-visualization")``, from the
-    catalogue ``sidebyside/misconceptions/03-visualization.toml``), then used in an assertion's
-    message, which Python evaluates only when the assertion fails::
-
-        assert steps == wanted, mistakes.explain(
-            f"expected steps {wanted}, got {steps}",
-            steps_from_zero=steps == list(range(len(wanted))),
-        )
-
-    Each keyword names a misconception and says whether the answer *behaves* like it (a bool, or
-    a function returning one, called safely). The message gains the matching diagnosis (title,
-    explanation, the lesson's section), or says plainly that no known mistake matches; in a
-    notebook the diagnosis is also shown with links to the lesson.
-    """
-
-    def __init__(self, assignment: str):
-        from . import misconceptions
-
-        self.assignment = assignment
-        try:
-            self.known = misconceptions.catalogue(assignment)
-            self.missing = ""
-        except (OSError, ValueError) as error:  # the tests still run and say what they expected
-            self.known, self.missing = {}, f"(no diagnosis: {error})"
-
-    def explain(self, message: str, **behaviours) -> str:
-        from . import misconceptions
-
-        if self.missing:
-            return f"{message}\n{self.missing}"
-        unknown = sorted(set(behaviours) - set(self.known))
-        if unknown:  # the course author's mistake: say so rather than hide the student's failure
-            return f"{message}\n(the test names misconceptions missing from {self.assignment}'s catalogue: {unknown})"
-        matched = [name for name, seen in behaviours.items() if _behaves(seen)]
-        if not matched:
-            return f"{message}\n\n{misconceptions.NO_MATCH}"
-        _show_markdown("\n\n".join(self.known[name].markdown() for name in matched))
-        return f"{message}\n\n" + "\n\n".join(self.known[name].text() for name in matched)
-
-    def when_it_raises(self, **behaviours) -> _Raising:
-        """Around a call of the answer: an error it raises (other than a failed check) becomes a
-        failed test whose message names the misconception the error matches; each keyword is a
-        function of the error returning True when it matches::
-
-            with mistakes.when_it_raises(image_without_batch=lambda error: "rank 4" in str(error)):
-                tf_log_weights_and_image(writer, model, image, 3)
-        """
-        return _Raising(self, behaviours)
-
-
-class _Raising:
-    def __init__(self, mistakes: Mistakes, behaviours: dict):
-        self.mistakes, self.behaviours = mistakes, behaviours
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, value, traceback):
-        if kind is None or issubclass(kind, AssertionError) or not issubclass(kind, Exception):
-            return False
-        matches = {name: (lambda test=test: test(value)) for name, test in self.behaviours.items()}
-        message = f"expected the answer to run without an error; it raised {kind.__name__}: {value}"
-        raise AssertionError(self.mistakes.explain(message, **matches)) from value
-
-
-def _behaves(seen) -> bool:
-    try:
-        return _bool(seen() if callable(seen) else seen)
-    except Exception:  # noqa: BLE001 - a probe that cannot run (or an array's truth) matches nothing
-        return False
-
-
-def _show_markdown(text: str) -> None:
-    """Show ``text`` under the running cell, when there is a notebook to show it in."""
-    try:
-        from IPython import get_ipython
-        from IPython.display import Markdown, display
-
-        if get_ipython() is not None:
-            display(Markdown(text))
-    except Exception:  # noqa: BLE001 - the message itself still carries the diagnosis
-        pass
