@@ -2,11 +2,15 @@
 
 Keys are the grade_ids of answer cells; each value is the complete source of the answer cell
 as a student might write it (see CONTRIBUTING.md, "Wrong answers").
+
+Each name starts with what the answer is: the misconception it embodies (an id of
+sidebyside/misconceptions/02-graph-generation.toml), which its test must name, or a plain category
+(tests/stored_answers.py: ``delegates``, ``crashes``, ``cheats``).
 """
 
 WRONG_ANSWERS = {
     "torch_clip_by_norm": {
-        "Python if on a tensor value (graph break)": '''
+        "python_if_on_tensor: Python if on a tensor value (graph break)": '''
 def torch_clip_by_norm(x, max_norm):
     norm = torch.linalg.vector_norm(x)
     if norm > max_norm:
@@ -14,21 +18,21 @@ def torch_clip_by_norm(x, max_norm):
         return x * (max_norm / norm)
     return x
 ''',
-        ".item() causes a graph break": '''
+        "item_breaks_graph: .item() causes a graph break": '''
 def torch_clip_by_norm(x, max_norm):
     norm = torch.linalg.vector_norm(x).item()
     clipped = norm > max_norm
     torch_clip_count.add_(int(clipped))
     return x * (max_norm / norm if clipped else 1.0)
 ''',
-        "always rescales to max_norm, also when the norm is smaller": '''
+        "always_rescales: always rescales to max_norm, also when the norm is smaller": '''
 def torch_clip_by_norm(x, max_norm):
     norm = torch.linalg.vector_norm(x)
     clipped = norm > max_norm
     torch_clip_count.add_(clipped.to(torch_clip_count.dtype))
     return x * (max_norm / norm)
 ''',
-        "converts to float32 (a float64 input comes back as float32)": '''
+        "dtype_not_kept: converts to float32 (a float64 input comes back as float32)": '''
 def torch_clip_by_norm(x, max_norm):
     x = x.float()
     norm = torch.linalg.vector_norm(x)
@@ -36,7 +40,7 @@ def torch_clip_by_norm(x, max_norm):
     torch_clip_count.add_(clipped.to(torch_clip_count.dtype))
     return x * torch.where(clipped, max_norm / norm, torch.ones_like(norm))
 ''',
-        "counts every call, not the calls that clipped": '''
+        "counts_every_call: counts every call, not the calls that clipped": '''
 def torch_clip_by_norm(x, max_norm):
     norm = torch.linalg.vector_norm(x)
     clipped = norm > max_norm
@@ -83,7 +87,7 @@ def torch_clip_by_norm(x, max_norm):
 ''',
     },
     "tf_clip_by_norm": {
-        "missing input_signature (retraces for every new shape)": '''
+        "retraces_for_new_shapes: missing input_signature (retraces for every new shape)": '''
 @tf.function
 def tf_clip_by_norm(x, max_norm):
     norm = tf.norm(x)
@@ -91,7 +95,7 @@ def tf_clip_by_norm(x, max_norm):
     tf_clip_count.assign_add(tf.cast(clipped, tf.int64))
     return x * tf.where(clipped, max_norm / norm, 1.0)
 ''',
-        "side effect on a Python counter inside tf.function (runs only while tracing)": '''
+        "python_side_effect_in_tf_function: side effect on a Python counter inside tf.function (runs only while tracing)": '''
 clipped_so_far = 0  # a Python counter
 
 
@@ -104,7 +108,7 @@ def tf_clip_by_norm(x, max_norm):
     tf_clip_count.assign(clipped_so_far)
     return x * tf.where(clipped, max_norm / norm, 1.0)
 ''',
-        "reduce_retracing without a signature (new max_norm values retrace)": '''
+        "retraces_for_new_python_values: reduce_retracing without a signature (new max_norm values retrace)": '''
 @tf.function(reduce_retracing=True)
 def tf_clip_by_norm(x, max_norm):
     norm = tf.norm(x)
@@ -112,7 +116,7 @@ def tf_clip_by_norm(x, max_norm):
     tf_clip_count.assign_add(tf.cast(clipped, tf.int64))
     return x * tf.where(clipped, max_norm / norm, 1.0)
 ''',
-        "signature only for vectors (shape [None])": '''
+        "signature_too_narrow: signature only for vectors (shape [None])": '''
 @tf.function(input_signature=[tf.TensorSpec([None], tf.float32), tf.TensorSpec([], tf.float32)])
 def tf_clip_by_norm(x, max_norm):
     norm = tf.norm(x)
@@ -120,7 +124,7 @@ def tf_clip_by_norm(x, max_norm):
     tf_clip_count.assign_add(tf.cast(clipped, tf.int64))
     return x * tf.where(clipped, max_norm / norm, 1.0)
 ''',
-        "not a tf.function (plain eager Python)": '''
+        "not_a_tf_function: not a tf.function (plain eager Python)": '''
 def tf_clip_by_norm(x, max_norm):
     norm = tf.norm(x)
     if norm > max_norm:
@@ -148,23 +152,23 @@ def tf_clip_by_norm(x, max_norm):
 ''',
     },
     "torch_export_and_reload": {
-        "no dynamic batch dimension (the export only accepts the example's batch size)": '''
+        "fixed_batch_size: no dynamic batch dimension (the export only accepts the example's batch size)": '''
 def torch_export_and_reload(model, example, path):
     exported = torch.export.export(model, (example,))
     torch.export.save(exported, path)
     return torch.export.load(path).module()
 ''',
-        "returns the model without exporting or saving it": '''
+        "returns_original: returns the model without exporting or saving it": '''
 def torch_export_and_reload(model, example, path):
     return model
 ''',
-        "deprecated TorchScript instead of torch.export": '''
+        "torchscript_instead_of_export: deprecated TorchScript instead of torch.export": '''
 def torch_export_and_reload(model, example, path):
     scripted = torch.jit.trace(model, example)
     torch.jit.save(scripted, str(path))
     return torch.jit.load(str(path))
 ''',
-        "exports but never saves or loads the file": '''
+        "exported_not_saved: exports but never saves or loads the file": '''
 def torch_export_and_reload(model, example, path):
     batch = torch.export.Dim("batch")
     exported = torch.export.export(model, (example,), dynamic_shapes={"input": {0: batch}})
@@ -172,7 +176,7 @@ def torch_export_and_reload(model, example, path):
 ''',
     },
     "tf_export_and_reload": {
-        "missing input_signature (no graph is saved)": '''
+        "savedmodel_without_graph: missing input_signature (no graph is saved)": '''
 def tf_export_and_reload(module, path):
     class Serving(tf.Module):
         def __init__(self, model):
@@ -186,7 +190,7 @@ def tf_export_and_reload(module, path):
     tf.saved_model.save(Serving(module), str(path))
     return tf.saved_model.load(str(path))
 ''',
-        "signature with a fixed batch size": '''
+        "fixed_batch_size: signature with a fixed batch size": '''
 def tf_export_and_reload(module, path):
     class Serving(tf.Module):
         def __init__(self, model):
@@ -200,11 +204,11 @@ def tf_export_and_reload(module, path):
     tf.saved_model.save(Serving(module), str(path))
     return tf.saved_model.load(str(path))
 ''',
-        "returns the module without saving it": '''
+        "returns_original: returns the module without saving it": '''
 def tf_export_and_reload(module, path):
     return module
 ''',
-        "traced once with one batch size instead of a signature": '''
+        "fixed_batch_size: traced once with one batch size instead of a signature": '''
 def tf_export_and_reload(module, path):
     class Serving(tf.Module):
         def __init__(self, model):

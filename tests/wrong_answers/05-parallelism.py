@@ -3,6 +3,10 @@
 Format: see CONTRIBUTING.md ("Wrong answers"). Each value is the complete source of the
 answer cell as a student might write it. Answers named "delegates: ..." hand the task to the
 course package's own implementation (sidebyside.parallel): they must score 0.
+
+Each name starts with what the answer is: the misconception it embodies (an id of
+sidebyside/misconceptions/05-parallelism.toml), which its test must name, or a plain category
+(tests/stored_answers.py: ``delegates``, ``crashes``, ``cheats``).
 """
 
 
@@ -32,8 +36,8 @@ def tf_replica_gradients(model, loss_fn, X, y, num_replicas):
 
 WRONG_ANSWERS = {
     "torch_replica_gradients": {
-        "sums the replicas' gradients instead of averaging them": TORCH_REPLICAS.replace("{reduce}", "sum"),
-        "the same data on every replica": '''
+        "sums_gradients: sums the replicas' gradients instead of averaging them": TORCH_REPLICAS.replace("{reduce}", "sum"),
+        "same_data_every_replica: the same data on every replica": '''
 def torch_replica_gradients(model, loss_fn, X, y, num_replicas):
     """Each replica's gradients on its consecutive share of (X, y), and their average."""
     params = list(model.parameters())
@@ -63,8 +67,8 @@ def torch_replica_gradients(model, loss_fn, X, y, num_replicas):
 ''',
     },
     "tf_replica_gradients": {
-        "sums the replicas' gradients instead of averaging them": TF_REPLICAS.replace("{reduce}", "reduce_sum"),
-        "the same data on every replica": '''
+        "sums_gradients: sums the replicas' gradients instead of averaging them": TF_REPLICAS.replace("{reduce}", "reduce_sum"),
+        "same_data_every_replica: the same data on every replica": '''
 def tf_replica_gradients(model, loss_fn, X, y, num_replicas):
     """Each replica's gradients on its consecutive share of (X, y), and their average."""
     per_replica = []
@@ -90,7 +94,7 @@ def tf_replica_gradients(model, loss_fn, X, y, num_replicas):
 ''',
     },
     "torch_ddp_script": {
-        "the same data on every rank (no DistributedSampler)": '''
+        "same_data_every_replica: the same data on every rank (no DistributedSampler)": '''
 def ddp_worker(args, dataset, model, loss_fn):
     """Train `model` on `dataset` with DistributedDataParallel in this worker process; rank 0
     saves the trained state_dict to args.save_path."""
@@ -108,7 +112,7 @@ def ddp_worker(args, dataset, model, loss_fn):
         torch.save(ddp_model.module.state_dict(), args.save_path)
     dist.destroy_process_group()
 ''',
-        "forgets set_epoch (every epoch repeats the first one's order)": '''
+        "no_set_epoch: forgets set_epoch (every epoch repeats the first one's order)": '''
 def ddp_worker(args, dataset, model, loss_fn):
     """Train `model` on `dataset` with DistributedDataParallel in this worker process; rank 0
     saves the trained state_dict to args.save_path."""
@@ -127,7 +131,7 @@ def ddp_worker(args, dataset, model, loss_fn):
         torch.save(ddp_model.module.state_dict(), args.save_path)
     dist.destroy_process_group()
 ''',
-        "per-replica batch taken as global (each rank loads the whole batch size)": '''
+        "per_replica_batch_as_global: per-replica batch taken as global (each rank loads the whole batch size)": '''
 def ddp_worker(args, dataset, model, loss_fn):
     """Train `model` on `dataset` with DistributedDataParallel in this worker process; rank 0
     saves the trained state_dict to args.save_path."""
@@ -147,7 +151,7 @@ def ddp_worker(args, dataset, model, loss_fn):
         torch.save(ddp_model.module.state_dict(), args.save_path)
     dist.destroy_process_group()
 ''',
-        "saves on every rank": '''
+        "saves_on_every_rank: saves on every rank": '''
 def ddp_worker(args, dataset, model, loss_fn):
     """Train `model` on `dataset` with DistributedDataParallel in this worker process; rank 0
     saves the trained state_dict to args.save_path."""
@@ -166,7 +170,7 @@ def ddp_worker(args, dataset, model, loss_fn):
     torch.save(ddp_model.module.state_dict(), args.save_path)
     dist.destroy_process_group()
 ''',
-        "no DistributedDataParallel: each rank trains alone on its share": '''
+        "no_ddp: no DistributedDataParallel: each rank trains alone on its share": '''
 def ddp_worker(args, dataset, model, loss_fn):
     """Train `model` on `dataset` with DistributedDataParallel in this worker process; rank 0
     saves the trained state_dict to args.save_path."""
@@ -187,7 +191,7 @@ def ddp_worker(args, dataset, model, loss_fn):
 ''',
     },
     "tf_train_mirrored": {
-        "variables created outside the strategy scope": '''
+        "model_built_outside_scope: variables created outside the strategy scope": '''
 def tf_train_mirrored(strategy, build_model, X, y, batch_size, num_epochs, lr):
     """A model from build_model(), trained data-parallel over the strategy's devices."""
     model = build_model()  # outside the scope: ordinary variables
@@ -196,7 +200,7 @@ def tf_train_mirrored(strategy, build_model, X, y, batch_size, num_epochs, lr):
     model.fit(X, y, batch_size=batch_size, epochs=num_epochs, shuffle=False, verbose=0)
     return model
 ''',
-        "no strategy scope at all (trains on one device)": '''
+        "no_strategy_scope: no strategy scope at all (trains on one device)": '''
 def tf_train_mirrored(strategy, build_model, X, y, batch_size, num_epochs, lr):
     """A model from build_model(), trained data-parallel over the strategy's devices."""
     model = build_model()
@@ -204,7 +208,7 @@ def tf_train_mirrored(strategy, build_model, X, y, batch_size, num_epochs, lr):
     model.fit(X, y, batch_size=batch_size, epochs=num_epochs, shuffle=False, verbose=0)
     return model
 ''',
-        "per-replica batch taken as global (batch size times the replicas)": '''
+        "per_replica_batch_as_global: per-replica batch taken as global (batch size times the replicas)": '''
 def tf_train_mirrored(strategy, build_model, X, y, batch_size, num_epochs, lr):
     """A model from build_model(), trained data-parallel over the strategy's devices."""
     with strategy.scope():
@@ -213,7 +217,7 @@ def tf_train_mirrored(strategy, build_model, X, y, batch_size, num_epochs, lr):
     model.fit(X, y, batch_size=batch_size * strategy.num_replicas_in_sync, epochs=num_epochs, shuffle=False, verbose=0)
     return model
 ''',
-        "shuffles the data (fit's default)": '''
+        "shuffles_data: shuffles the data (fit's default)": '''
 def tf_train_mirrored(strategy, build_model, X, y, batch_size, num_epochs, lr):
     """A model from build_model(), trained data-parallel over the strategy's devices."""
     with strategy.scope():
@@ -222,7 +226,7 @@ def tf_train_mirrored(strategy, build_model, X, y, batch_size, num_epochs, lr):
     model.fit(X, y, batch_size=batch_size, epochs=num_epochs, verbose=0)
     return model
 ''',
-        "one device does all the work (a loop outside strategy.run, on the whole global batch)": '''
+        "global_batch_not_split: one device does all the work (a loop outside strategy.run, on the whole global batch)": '''
 def tf_train_mirrored(strategy, build_model, X, y, batch_size, num_epochs, lr):
     """A model from build_model(), trained data-parallel over the strategy's devices."""
     with strategy.scope():
@@ -236,7 +240,7 @@ def tf_train_mirrored(strategy, build_model, X, y, batch_size, num_epochs, lr):
             optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
     return model
 ''',
-        "every replica computes the whole global batch (loss divided by the replicas to compensate)": '''
+        "global_batch_not_split: every replica computes the whole global batch (loss divided by the replicas to compensate)": '''
 def tf_train_mirrored(strategy, build_model, X, y, batch_size, num_epochs, lr):
     """A model from build_model(), trained data-parallel over the strategy's devices."""
     with strategy.scope():
@@ -268,7 +272,7 @@ def tf_train_mirrored(strategy, build_model, X, y, batch_size, num_epochs, lr):
 ''',
     },
     "torch_scaling_metrics": {
-        "averages the ranks instead of taking the slowest": '''
+        "averages_ranks: averages the ranks instead of taking the slowest": '''
 def torch_scaling_metrics(sequential_step_s, rank_step_s, global_batch_size):
     """Speed-up, throughput (samples/s) and efficiency from measured step times."""
     sequential = sequential_step_s.median().item()
@@ -276,7 +280,7 @@ def torch_scaling_metrics(sequential_step_s, rank_step_s, global_batch_size):
     speedup = sequential / parallel_time
     return {"speedup": speedup, "throughput": global_batch_size / parallel_time, "efficiency": speedup / rank_step_s.shape[0]}
 ''',
-        "speed-up as the article words it (sequential speed over parallel speed)": '''
+        "speedup_inverted: speed-up as the article words it (sequential speed over parallel speed)": '''
 def torch_scaling_metrics(sequential_step_s, rank_step_s, global_batch_size):
     """Speed-up, throughput (samples/s) and efficiency from measured step times."""
     sequential = sequential_step_s.median().item()
@@ -284,7 +288,7 @@ def torch_scaling_metrics(sequential_step_s, rank_step_s, global_batch_size):
     speedup = (1 / sequential) / (1 / parallel_time)
     return {"speedup": speedup, "throughput": global_batch_size / parallel_time, "efficiency": speedup / rank_step_s.shape[0]}
 ''',
-        "throughput of one rank's share (the per-replica batch)": '''
+        "throughput_per_rank: throughput of one rank's share (the per-replica batch)": '''
 def torch_scaling_metrics(sequential_step_s, rank_step_s, global_batch_size):
     """Speed-up, throughput (samples/s) and efficiency from measured step times."""
     sequential = sequential_step_s.median().item()
@@ -293,7 +297,7 @@ def torch_scaling_metrics(sequential_step_s, rank_step_s, global_batch_size):
     world_size = rank_step_s.shape[0]
     return {"speedup": speedup, "throughput": global_batch_size / world_size / parallel_time, "efficiency": speedup / world_size}
 ''',
-        "the mean step instead of the median": '''
+        "mean_not_median: the mean step instead of the median": '''
 def torch_scaling_metrics(sequential_step_s, rank_step_s, global_batch_size):
     """Speed-up, throughput (samples/s) and efficiency from measured step times."""
     sequential = sequential_step_s.mean().item()
@@ -318,7 +322,7 @@ def torch_scaling_metrics(sequential_step_s, rank_step_s, global_batch_size):
 ''',
     },
     "tf_scaling_metrics": {
-        "rank 0's times only": '''
+        "rank_zero_only: rank 0's times only": '''
 def tf_scaling_metrics(sequential_step_s, rank_step_s, global_batch_size):
     """Speed-up, throughput (samples/s) and efficiency from measured step times."""
     def median(times):
@@ -330,7 +334,7 @@ def tf_scaling_metrics(sequential_step_s, rank_step_s, global_batch_size):
     speedup = sequential / parallel_time
     return {"speedup": speedup, "throughput": global_batch_size / parallel_time, "efficiency": speedup / int(rank_step_s.shape[0])}
 ''',
-        "the mean step instead of the median": '''
+        "mean_not_median: the mean step instead of the median": '''
 def tf_scaling_metrics(sequential_step_s, rank_step_s, global_batch_size):
     """Speed-up, throughput (samples/s) and efficiency from measured step times."""
     sequential = float(tf.reduce_mean(sequential_step_s))
@@ -338,7 +342,7 @@ def tf_scaling_metrics(sequential_step_s, rank_step_s, global_batch_size):
     speedup = sequential / parallel_time
     return {"speedup": speedup, "throughput": global_batch_size / parallel_time, "efficiency": speedup / int(rank_step_s.shape[0])}
 ''',
-        "efficiency without dividing by the number of ranks": '''
+        "efficiency_not_divided: efficiency without dividing by the number of ranks": '''
 def tf_scaling_metrics(sequential_step_s, rank_step_s, global_batch_size):
     """Speed-up, throughput (samples/s) and efficiency from measured step times."""
     def median(times):
