@@ -103,6 +103,18 @@ def test_explain_names_the_match_with_its_lesson_or_says_plainly_it_has_none():
     assert entry.lab_link(ROOT / "exercises" / A) == f"../../lessons/{A}.ipynb#heading=1.-Log-scalars-and-histograms-while-training"
 
 
+def test_feedback_links_the_lesson_on_colab_only(monkeypatch):
+    """Under nbgrader (autograde: the feedback is read away from the grading folder) a diagnosis
+    links to the lesson on Colab, not to a local path that would be broken there."""
+    from sidebyside.course import GRADING_ENV_VAR
+
+    entry = misconceptions.catalogue(A)["counted_from_zero"]
+    assert "[open it here](" in entry.markdown(ROOT / "exercises" / A)
+    monkeypatch.setenv(GRADING_ENV_VAR, "autograde")
+    shown = entry.markdown(ROOT / "exercises" / A)
+    assert "open it here" not in shown and f"[open it on Colab]({entry.colab_link})" in shown, shown
+
+
 def test_an_error_the_answer_raises_becomes_a_diagnosed_failure():
     mistakes = checks.Mistakes(A)
     with pytest.raises(AssertionError) as caught:

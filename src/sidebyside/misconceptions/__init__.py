@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from ..course import colab_url
+from ..course import colab_url, under_grading
 
 FOLDER = Path(__file__).resolve().parent
 #: The line that names a diagnosis in a test's message; :func:`found_in` reads it back.
@@ -77,7 +77,8 @@ class Misconception:
         """The same, for a notebook's output: title, explanation and the lesson's links."""
         said = f"**{MARKER} `{self.id}`: {self.title}.** {self.explanation.strip()}"
         if self.lesson:
-            lab = self.lab_link(from_folder)
+            # under nbgrader the text goes into feedback, read away from this folder: no local link
+            lab = None if under_grading() else self.lab_link(from_folder)
             links = [f"[open it here]({lab})"] if lab else []
             links.append(f"[open it on Colab]({self.colab_link})")
             said += f"\n\nThe lesson explains it in *{self.lesson}*, section **{self.section}**: {' or '.join(links)}."
