@@ -40,6 +40,21 @@ TEST_SETTINGS = {
 }
 
 
+def headless_chromium(skipped: str):
+    """One headless Chromium for a test module (a generator for a module-scoped fixture), or the
+    module skipped with ``skipped`` plus how to install it when there is no Chromium here."""
+    import pytest
+    from playwright.sync_api import sync_playwright
+
+    path = find_chromium()
+    if path is None:
+        pytest.skip(f"{skipped}: no Chromium found (looked for /usr/bin/chromium). Install Debian's 'chromium' package (make test-setup does it as root).")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=path, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
 def find_chromium() -> str | None:
     for candidate in (os.environ.get("SIDEBYSIDE_CHROMIUM"), *CHROMIUM_CANDIDATES):
         if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):

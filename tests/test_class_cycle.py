@@ -43,7 +43,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from browser import CHROMIUM_ARGS, find_chromium
+from browser import headless_chromium
 from browser_nbgrader import (
     StepFailed,
     add_students,
@@ -168,15 +168,7 @@ class Shots:
 
 @pytest.fixture(scope="module")
 def chromium():
-    path = find_chromium()
-    if path is None:
-        pytest.skip("CLASS CYCLE SKIPPED: no Chromium found (looked for /usr/bin/chromium). Install Debian's 'chromium' package (make test-setup does it as root).")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=path, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    yield from headless_chromium("CLASS CYCLE SKIPPED")
 
 
 def log_in_everyone(chromium, hub, shots) -> list[Person]:

@@ -20,7 +20,7 @@ import urllib.parse
 from pathlib import Path
 
 import pytest
-from browser import CHROMIUM_ARGS, find_chromium
+from browser import find_chromium, headless_chromium
 from conftest import ARTIFACTS, ROOT, START_LAST, lessons, longest_first
 
 from sidebyside import course
@@ -150,15 +150,7 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def browser():
-    path = find_chromium()
-    if path is None:
-        pytest.skip("SITE BROWSER TESTS SKIPPED: no Chromium found (looked for /usr/bin/chromium); make test installs Debian's 'chromium'.")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=path, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    yield from headless_chromium("SITE BROWSER TESTS SKIPPED")
 
 
 class Visit:
