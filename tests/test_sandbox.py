@@ -451,12 +451,13 @@ def test_the_process_cap_is_seen_by_the_user_ids_count_not_only_the_students(tmp
     ``limits.processes`` of its own (CI at 94531a1 and a full run at 40da54c missed one so)."""
     import resource
 
-    from sidebyside.instructor.grading.student import _at_process_cap, _uid_tasks
+    from sidebyside.instructor.grading.student import _at_process_cap
+    from sidebyside.instructor.grading.warm_start import uid_tasks
 
     def limited(extra):
         def set_limit():
             hard = resource.getrlimit(resource.RLIMIT_NPROC)[1]
-            wanted = _uid_tasks(os.getuid()) + extra
+            wanted = uid_tasks(os.getuid()) + extra
             resource.setrlimit(resource.RLIMIT_NPROC, (wanted if hard == resource.RLIM_INFINITY else min(wanted, hard), hard))
         return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], preexec_fn=set_limit)
 

@@ -198,8 +198,10 @@ def test_a_warm_nbgrader_runs_its_command_line(tmp_path):
 
 def test_the_kernel_server_imports_the_frameworks_the_notebooks_import(tmp_path):
     """A notebook in plain Python gets kernels that do not import torch and TensorFlow; one that
-    imports the course package (whose setup() imports both) or a framework gets them; a
-    notebook that cannot be read gets everything."""
+    imports the course package (whose setup() imports both) or a framework gets them, one of the
+    course's modules alone does not; the other installed modules a notebook imports come after,
+    marked optional (a failed import there is left to the kernel to report); a notebook that
+    cannot be read gets every framework."""
     import json
 
     from sidebyside.instructor.grading import warm_start
@@ -209,12 +211,19 @@ def test_the_kernel_server_imports_the_frameworks_the_notebooks_import(tmp_path)
         path.write_text(json.dumps({"cells": [{"cell_type": "code", "source": s} for s in sources] + [{"cell_type": "markdown", "source": "import torch"}]}))
         return path
 
-    plain = notebook("plain", "import math", "def add(a, b):\n    return a + b\n")
-    assert warm_start.kernel_modules([plain]) == ("numpy", "ipykernel.ipkernel"), warm_start.kernel_modules([plain])
+    def required(modules):
+        return tuple(m for m in modules if not m.startswith(warm_start.OPTIONAL))
+
+    plain = notebook("plain", "import math", "def add(a, b):\n    return a + b\n", "import no_such_package_here")
+    assert warm_start.kernel_modules([plain]) == ("numpy", "ipykernel.ipkernel", "?math"), warm_start.kernel_modules([plain])
+    helper = notebook("helper", "from sidebyside.misconceptions import Mistakes")
+    got = warm_start.kernel_modules([helper])
+    assert got == ("numpy", "ipykernel.ipkernel", "?sidebyside.misconceptions", "?sidebyside.misconceptions.Mistakes"), got
     course = notebook("course", ["import sidebyside as sbs\n", "session = sbs.setup()"])
-    assert warm_start.kernel_modules([plain, course]) == warm_start.PRELOAD[warm_start.KERNELS]
+    assert required(warm_start.kernel_modules([plain, course])) == warm_start.PRELOAD[warm_start.KERNELS]
     torch_only = notebook("torch-only", "x = 1\n    from torch import nn")
-    assert warm_start.kernel_modules([torch_only]) == ("numpy", "torch", "ipykernel.ipkernel"), warm_start.kernel_modules([torch_only])
+    want = ("numpy", "torch", "torch._dynamo", "torch._inductor", "ipykernel.ipkernel", "?torch.nn")
+    assert warm_start.kernel_modules([torch_only]) == want, warm_start.kernel_modules([torch_only])
     broken = tmp_path / "broken.ipynb"
     broken.write_text('{"cells": [')
     assert warm_start.kernel_modules([plain, broken]) == warm_start.PRELOAD[warm_start.KERNELS]

@@ -16,12 +16,3 @@
 - :mod:`.gradebook_writes`: one writer at a time into the course's gradebook (SQLite or
   PostgreSQL), waiting out a restarting server.
 """
-
-from __future__ import annotations
-
-
-def grade(options):
-    """Grade one assignment for every student; see :class:`sidebyside.instructor.grading.run.Options`."""
-    from .run import grade as _grade
-
-    return _grade(options)

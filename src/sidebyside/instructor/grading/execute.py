@@ -35,7 +35,7 @@ from queue import Empty
 
 from jupyter_client.manager import AsyncKernelManager
 from nbclient.exceptions import DeadKernelError
-from nbclient.util import run_sync
+from nbclient.util import ensure_async, run_sync
 from nbformat.notebooknode import NotebookNode
 from nbgrader import utils
 from nbgrader.preprocessors import Execute
@@ -106,6 +106,7 @@ class GuardedExecute(Execute):
     kernel_input = Unicode("", help="folder for the files the kernel starts with (the assignment's extra files)").tag(config=True)
 
     def __init__(self, *args, **kwargs):
+        # a keyword, not a config option: nbgrader's Execute passes AsyncKernelManager as one, and keywords outrank config
         kwargs.setdefault("kernel_manager_class", GradingKernelManager)
         super().__init__(*args, **kwargs)
 
@@ -149,19 +150,19 @@ class GuardedExecute(Execute):
         """Run ``code`` silently in the kernel and return the value of ``expression`` (a str),
         or None when the kernel did not answer as expected."""
         try:
-            msg_id = await _maybe_await(
+            msg_id = await ensure_async(
                 self.kc.execute(code, silent=True, store_history=False, user_expressions={"r": expression}, stop_on_error=False)
             )
             reply = None
             deadline = time.monotonic() + GUARD_TIMEOUT
             while reply is None:
                 if time.monotonic() > deadline:
-                    await _maybe_await(self.km.interrupt_kernel())
+                    await ensure_async(self.km.interrupt_kernel())
                     return None
                 try:
-                    msg = await _maybe_await(self.kc.shell_channel.get_msg(timeout=1))
+                    msg = await ensure_async(self.kc.shell_channel.get_msg(timeout=1))
                 except Empty:
-                    if not await _maybe_await(self.kc.is_alive()):
+                    if not await ensure_async(self.kc.is_alive()):
                         return None
                     continue
                 if msg["parent_header"].get("msg_id") == msg_id:
@@ -248,9 +249,3 @@ class GuardedExecute(Execute):
 
 # nbclient binds the sync wrapper to its own coroutine at class creation: rebind it to ours.
 GuardedExecute.execute_cell = run_sync(GuardedExecute.async_execute_cell)
-
-
-async def _maybe_await(value):
-    import inspect
-
-    return await value if inspect.isawaitable(value) else value

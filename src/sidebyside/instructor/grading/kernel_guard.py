@@ -107,7 +107,6 @@ class Guard:
         """Record the current state as the trusted one."""
         shell = self.shell
         self.modules = {name: (module, dict(module.__dict__)) for name, module in self._watched_modules()}
-        self.sys_modules = {name: module for name, (module, _) in self.modules.items()}
         classes = []
         for module_name, cls_name in WATCHED_CLASSES:
             module = sys.modules.get(module_name)
@@ -136,12 +135,12 @@ class Guard:
             ("input transformers (line)", itm.line_transforms, list(itm.line_transforms)),
             ("input transformers (token)", itm.token_transformers, list(itm.token_transformers)),
             ("AST transformers", shell.ast_transformers, list(shell.ast_transformers)),
+            ("import hooks (sys.meta_path)", sys.meta_path, list(sys.meta_path)),
         ]
         self.lists += [(f"event hooks ({name})", hooks, list(hooks)) for name, hooks in shell.events.callbacks.items()]
         self.handlers = dict(shell.kernel.shell_handlers)
         self.shell_attrs = {name: getattr(shell, name, None) for name in _SHELL_ATTRS}
         self.sys_attrs = {name: getattr(sys, name, None) for name in _SYS_ATTRS}
-        self.meta_path = list(sys.meta_path)
 
     @staticmethod
     def _add_function(functions, value):
@@ -152,9 +151,8 @@ class Guard:
 
     # --- compare and restore ---------------------------------------------------------------
 
-    def check(self, loads=(), stores=(), restore=True) -> list[str]:
-        """What changed since the trusted snapshot (ignoring user names in ``stores``);
-        with ``restore``, put it back."""
+    def check(self, loads=(), stores=()) -> list[str]:
+        """What changed since the trusted snapshot (ignoring user names in ``stores``), put back."""
         changes: list[str] = []
         # builtins first, with nothing but dict operations: the rest of this check uses them
         module, saved = self.modules["builtins"]
@@ -162,12 +160,10 @@ class Guard:
         for key, value in saved.items():
             if current.get(key, _EMPTY) is not value and key not in _KERNEL_SWAPPED_BUILTINS:
                 changes.append(f"patched builtins.{key}")
-                if restore:
-                    current[key] = value
+                current[key] = value
         for key in [k for k in current if k not in saved]:
             changes.append(f"added builtins.{key}")
-            if restore:
-                del current[key]
+            del current[key]
         shell, ns = self.shell, self.shell.user_ns
         stores = set(stores)
 
@@ -176,13 +172,11 @@ class Guard:
                 continue
             if name not in ns or ns[name] is not value:
                 changes.append(f"rebound {name!r} (set by a read-only cell)")
-                if restore:
-                    ns[name] = value
+                ns[name] = value
         for name in loads:
             if name in ns and name not in self.protected and name in builtins.__dict__ and name not in stores:
                 changes.append(f"shadowed the builtin {name!r}")
-                if restore:
-                    del ns[name]
+                del ns[name]
 
         resolved = False  # a submodule import rebound an attribute: the snapshot follows it
         for label, (module, saved) in self.modules.items():
@@ -193,24 +187,20 @@ class Guard:
                         saved[key], resolved = current[key], True
                         continue
                     changes.append(f"patched {label}.{key}")
-                    if restore:
-                        current[key] = value
+                    current[key] = value
             if sys.modules.get(label) is not module:
                 changes.append(f"replaced sys.modules[{label!r}]")
-                if restore:
-                    sys.modules[label] = module
+                sys.modules[label] = module
 
         for cls, saved in self.classes:
             current = cls.__dict__
             for key, value in saved.items():
                 if current.get(key, _EMPTY) is not value:
                     changes.append(f"patched {_describe(cls)}.{key}")
-                    if restore:
-                        _set(cls, key, value)
+                    _set(cls, key, value)
             for key in [k for k in current if k not in saved and k not in _LAZY_CLASS_KEYS]:
                 changes.append(f"added {_describe(cls)}.{key}")
-                if restore:
-                    _del(cls, key)
+                _del(cls, key)
 
         for owner, attr, value in self.chain_values:
             if owner.__dict__.get(attr, _EMPTY) is not value and attr in owner.__dict__:
@@ -218,8 +208,7 @@ class Guard:
                     resolved = True
                     continue
                 changes.append(f"patched {_describe(owner)}.{attr}")
-                if restore:
-                    _set(owner, attr, value)
+                _set(owner, attr, value)
         if resolved:
             self.chain_values = self._chain_targets()
 
@@ -227,12 +216,12 @@ class Guard:
             for attr, value in attrs.items():
                 if getattr(func, attr) is not value:
                     changes.append(f"rewrote {attr} of {_describe(func)}")
-                    if restore and attr != "__globals__":
+                    if attr != "__globals__":
                         setattr(func, attr, value)
             for cell, value in zip(func.__closure__ or (), cells):
                 if (cell.cell_contents if _cell_full(cell) else _EMPTY) is not value:
                     changes.append(f"rewrote a closure variable of {_describe(func)}")
-                    if restore and value is not _EMPTY:
+                    if value is not _EMPTY:
                         cell.cell_contents = value
 
         for obj, saved in self.instance_dicts:
@@ -240,54 +229,41 @@ class Guard:
             for key, value in saved.items():
                 if current.get(key, _EMPTY) is not value:
                     changes.append(f"replaced {type(obj).__name__}.{key}")
-                    if restore:
-                        current[key] = value
+                    current[key] = value
             for key in [k for k, v in current.items() if k not in saved and callable(v)]:
                 changes.append(f"overrode {type(obj).__name__}.{key}")
-                if restore:
-                    del current[key]
+                del current[key]
 
         for label, lst, saved in self.lists:
             if len(lst) != len(saved) or any(a is not b for a, b in zip(lst, saved)):
                 changes.append(f"changed the {label}")
-                if restore:
-                    lst[:] = saved
+                lst[:] = saved
         for name in [n for n in shell.events.callbacks if not any(lab == f"event hooks ({n})" for lab, _, _ in self.lists)]:
             if shell.events.callbacks[name]:
                 changes.append(f"changed the event hooks ({name})")
-                if restore:
-                    shell.events.callbacks[name][:] = []
+                shell.events.callbacks[name][:] = []
 
         if shell.kernel.shell_handlers != self.handlers or any(shell.kernel.shell_handlers[k] is not v for k, v in self.handlers.items()):
             changes.append("replaced the kernel's message handlers")
-            if restore:
-                shell.kernel.shell_handlers.clear()
-                shell.kernel.shell_handlers.update(self.handlers)
+            shell.kernel.shell_handlers.clear()
+            shell.kernel.shell_handlers.update(self.handlers)
         for name, value in self.shell_attrs.items():
             if getattr(shell, name, None) is not value:
                 changes.append(f"replaced the shell's {name}")
-                if restore:
-                    try:
-                        setattr(shell, name, value)
-                    except Exception:
-                        pass
+                try:
+                    setattr(shell, name, value)
+                except Exception:
+                    pass
         for name, value in self.sys_attrs.items():
             if getattr(sys, name, None) is not value:
                 changes.append(f"replaced sys.{name}")
-                if restore:
-                    setattr(sys, name, value)
-        if len(sys.meta_path) != len(self.meta_path) or any(a is not b for a, b in zip(sys.meta_path, self.meta_path)):
-            changes.append("changed sys.meta_path")
-            if restore:
-                sys.meta_path[:] = self.meta_path
+                setattr(sys, name, value)
         if sys.gettrace() is not None:
             changes.append("set a trace function (sys.settrace)")
-            if restore:
-                sys.settrace(None)
+            sys.settrace(None)
         if sys.getprofile() is not None:
             changes.append("set a profile function (sys.setprofile)")
-            if restore:
-                sys.setprofile(None)
+            sys.setprofile(None)
         return sorted(set(changes))
 
     # --- the calls the grader makes --------------------------------------------------------

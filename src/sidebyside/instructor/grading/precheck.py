@@ -10,7 +10,7 @@ What it checks:
 
 - the notebook is there (a single renamed notebook, ``02-graph-generation (1).ipynb``, is
   graded under its expected name), is valid JSON and a valid notebook;
-- the kernel is the released one (a wrong kernelspec is replaced);
+- the kernel is the released one (nbgrader's ``OverwriteKernelspec`` puts the released one back);
 - every read-only cell of the release is present once (deleted ones are put back where they
   were, duplicated ones removed; edited ones are restored by nbgrader's checksums), cell
   types are the released ones (nbgrader converts them back);
@@ -63,11 +63,6 @@ def _meta(cell) -> dict:
 
 def _grade_id(cell):
     return _meta(cell).get("grade_id")
-
-
-def _is_answer(cell) -> bool:
-    m = _meta(cell)
-    return bool(m.get("solution"))
 
 
 def _is_readonly(cell) -> bool:
@@ -241,18 +236,17 @@ def _find_candidate(folder: Path, name: str, expected: set[str]) -> Path | None:
 
 
 def repair_cells(nb, release, result: Prechecked, name: str):
-    """Put back deleted read-only cells, drop duplicated ones, restore the kernelspec."""
+    """Put back deleted read-only cells (nbgrader's ``add_missing_cells`` puts back only grade
+    and task cells, and fails on one that follows a plain read-only cell) and drop duplicated
+    ones; what nbgrader restores itself (the kernelspec, cell types, sources) is reported."""
     nb = copy.deepcopy(nb)
     release_ids = [_grade_id(c) for c in release.cells]
     by_id = {_grade_id(c): c for c in release.cells if _grade_id(c)}
 
-    # kernel
+    # kernel (nbgrader's OverwriteKernelspec puts back the one its gradebook holds; say so)
     want, have = release.metadata.get("kernelspec", {}), nb.metadata.get("kernelspec", {})
     if have.get("name") != want.get("name"):
-        result.add(REPAIRED, "kernel", f"{name}: kernel {have.get('name')!r} replaced by the released {want.get('name')!r}")
-        nb.metadata["kernelspec"] = copy.deepcopy(want)
-        if "language_info" in release.metadata:
-            nb.metadata["language_info"] = copy.deepcopy(release.metadata["language_info"])
+        result.add(REPAIRED, "kernel", f"{name}: kernel {have.get('name')!r}; nbgrader runs the released {want.get('name')!r}")
 
     # duplicates: keep the first copy of a read-only cell; answer cells are the student's
     seen: dict[str, int] = {}
@@ -268,12 +262,6 @@ def repair_cells(nb, release, result: Prechecked, name: str):
             seen[gid] = seen.get(gid, 0) + 1
         cells.append(cell)
     nb.cells = cells
-
-    # retyped cells (nbgrader converts them back; say so)
-    for cell in nb.cells:
-        gid = _grade_id(cell)
-        if gid in by_id and cell.cell_type != by_id[gid].cell_type:
-            result.add(REPAIRED, "retyped", f"{name}: cell {gid!r} was changed to {cell.cell_type}; nbgrader turns it back into {by_id[gid].cell_type}")
 
     # deleted cells
     present = {_grade_id(c) for c in nb.cells}
@@ -297,13 +285,17 @@ def repair_cells(nb, release, result: Prechecked, name: str):
         else:
             result.add(REVIEW, "deleted_answer", f"{name}: answer cell {gid!r} was deleted; its tests will likely score 0")
 
-    # edited read-only cells (nbgrader restores them by checksum; say so)
+    # retyped cells and edited read-only cells (nbgrader converts them back and restores
+    # them by checksum; say so)
     for cell in nb.cells:
         gid = _grade_id(cell)
-        if gid in by_id and _is_readonly(by_id[gid]) and cell.cell_type == by_id[gid].cell_type:
-            if _strip_hidden(cell.source).strip() != _strip_hidden(by_id[gid].source).strip():
-                kind = "test" if _meta(by_id[gid]).get("grade") else "read-only"
-                result.add(REPAIRED, "edited", f"{name}: {kind} cell {gid!r} was edited; nbgrader restores the original")
+        if gid not in by_id:
+            continue
+        if cell.cell_type != by_id[gid].cell_type:
+            result.add(REPAIRED, "retyped", f"{name}: cell {gid!r} was changed to {cell.cell_type}; nbgrader turns it back into {by_id[gid].cell_type}")
+        elif _is_readonly(by_id[gid]) and _strip_hidden(cell.source).strip() != _strip_hidden(by_id[gid].source).strip():
+            kind = "test" if _meta(by_id[gid]).get("grade") else "read-only"
+            result.add(REPAIRED, "edited", f"{name}: {kind} cell {gid!r} was edited; nbgrader restores the original")
     return nb
 
 

@@ -82,14 +82,13 @@ def hash_tree(folder: Path) -> dict[str, str]:
     return hashes
 
 
-def backup_gradebook(db_url: str, root: Path, backups: Path) -> str:
-    """Copy the gradebook before the run; returns a line for the report."""
+def backup_gradebook(db_url: str, backups: Path) -> str:
+    """Copy the gradebook (its URL made absolute by :func:`sqlite_url`) before the run; returns a line for the report."""
     if gradebooks.is_postgres(db_url):
         return gradebooks.backup_note(db_url)
     if not db_url.startswith("sqlite:///"):
         return f"gradebook {db_url.split('@')[-1]} is not SQLite: back it up with the database's own tools (not done)"
     path = Path(db_url[len("sqlite:///") :])
-    path = path if path.is_absolute() else root / path
     if not path.is_file():
         return f"no gradebook at {path} yet: nothing to back up"
     backups.mkdir(parents=True, exist_ok=True)
@@ -270,8 +269,6 @@ class Workers:
             if not box.running():
                 self.notes.append(f"the kernel server of worker {box.index} had stopped (see {box.server.log}): it was restarted")
                 box.stop()
-                if box.cgroup is not None:
-                    box.cgroup.remove()
                 box = self.all[box.index] = self._new(box.index)
                 if not box.wait_ready():
                     raise RuntimeError(f"the sandbox of worker {box.index} did not restart: {box.server.error}")
@@ -282,8 +279,6 @@ class Workers:
     def stop(self) -> None:
         for box in self.all:
             box.stop()
-            if box.cgroup is not None:
-                box.cgroup.remove()
         shutil.rmtree(self.base, ignore_errors=True)
 
 
@@ -308,7 +303,7 @@ def grade(options: Options) -> RunReport:
     students = find_students(root, assignment, options.students)
     submitted = root / "submitted"
     before = {s: hash_tree(submitted / s / assignment) for s in students}
-    run.notes.append(backup_gradebook(db_url, root, work / "backups"))
+    run.notes.append(backup_gradebook(db_url, work / "backups"))
 
     done_dir = work / "done"
     if options.restart and done_dir.exists():
@@ -367,7 +362,7 @@ def grade(options: Options) -> RunReport:
             run.limits_note = limiting.describe(pool.all[0].cgroup, pool.cgroup_reason, limits)
             if options.warm_start:
                 seconds = max(box.server.import_seconds or 0 for box in pool.all)
-                run.notes.append(f"kernels forked from a warm server in each worker's sandbox (it made its imports once, in {seconds:.1f} s: {', '.join(pool.modules)})")
+                run.notes.append(f"kernels forked from a warm server in each worker's sandbox (it made its imports once, in {seconds:.1f} s: {', '.join(m.removeprefix(warm_start.OPTIONAL) for m in pool.modules)})")
         progress = Progress(len(todo), options.progress)
 
         def job(name: str, digest: str):

@@ -67,6 +67,11 @@ def bwrap_features() -> frozenset[str]:
     return frozenset(word for word in text.split() if word.startswith("--"))
 
 
+def _outermost(paths) -> list[Path]:
+    paths = sorted(set(paths))
+    return [p for p in paths if not any(p != q and p.is_relative_to(q) for q in paths)]
+
+
 def needed_paths() -> list[Path]:
     """What a kernel needs to see: the interpreter, its standard library and packages, this
     package's source (outermost folders only)."""
@@ -75,13 +80,7 @@ def needed_paths() -> list[Path]:
         *site.getsitepackages(), *sysconfig.get_paths().values(), str(Path(sidebyside.__file__).resolve().parents[1]),  # the folder holding sidebyside/
         *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep)),
     }
-    paths = sorted({Path(os.path.realpath(p)) for p in candidates if p and os.path.exists(p)})
-    return [p for p in paths if not any(p != q and p.is_relative_to(q) for q in paths)]
-
-
-def _outermost(paths) -> list[Path]:
-    paths = sorted(set(paths))
-    return [p for p in paths if not any(p != q and p.is_relative_to(q) for q in paths)]
+    return _outermost(Path(os.path.realpath(p)) for p in candidates if p and os.path.exists(p))
 
 
 def private_folders(isolation: Isolation, needed: list[Path]) -> list[Path]:
@@ -302,6 +301,8 @@ class Sandbox:
         self.sweep()
         self.server.stop()
         shutil.rmtree(self.exchange, ignore_errors=True)
+        if self.cgroup is not None:
+            self.cgroup.remove()
 
 
 def _pid_inside(process: psutil.Process) -> int | None:

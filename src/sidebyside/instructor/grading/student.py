@@ -19,6 +19,7 @@ process of the student (nbgrader's tree and the sandbox's) is killed.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import select
@@ -66,7 +67,6 @@ def nbgrader_options(course: Path, findings: Path, kernel_input: Path, sandbox: 
     """The grading settings, as nbgrader command-line options."""
     return [
         *(f"--Autograde.autograde_preprocessors={name}" for name in PREPROCESSORS),
-        "--GuardedExecute.kernel_manager_class=sidebyside.instructor.grading.execute.GradingKernelManager",
         f"--GuardedExecute.findings_file={findings}",
         f"--GuardedExecute.kernel_input={kernel_input}",
         f"--GradingKernelManager.kernel_server={sandbox.address}",
@@ -245,21 +245,8 @@ def _at_process_cap(processes: list[psutil.Process], limits: Limits) -> bool:
             continue
         if soft <= 0 or soft == psutil.RLIM_INFINITY:
             continue
-        return _uid_tasks(uid) >= soft - max(5, soft // 50)
+        return warm_start.uid_tasks(uid) >= soft - max(5, soft // 50)
     return False
-
-
-def _uid_tasks(uid: int) -> int:
-    """Processes and threads of ``uid`` on the machine (what RLIMIT_NPROC counts)."""
-    count = 0
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                if entry.stat().st_uid == uid:
-                    count += len(os.listdir(f"/proc/{entry.name}/task"))
-            except OSError:
-                pass
-    return count
 
 
 def _tree(process: psutil.Process | None) -> list[psutil.Process]:
@@ -349,7 +336,7 @@ def grade_one(*, root: Path, assignment: str, student: str, prechecked, work: Pa
             kernel_input = sandbox.prepare()
             command = [sys.executable, "-m", "nbgrader", "autograde", assignment, "--student", student, "--notebook", name, "--force",
                        *nbgrader_options(course, findings, kernel_input, sandbox)]
-            left = Limits(max(1.0, limits.wall_seconds - (time.monotonic() - start)), limits.memory_mb, limits.processes, limits.threads, limits.poll_seconds)
+            left = dataclasses.replace(limits, wall_seconds=max(1.0, limits.wall_seconds - (time.monotonic() - start)))
             log = work / f"nbgrader-{name}.log"
             status, _, peak, met = run_watched(command, course, env, left, log, sandbox, nbgrader_server)
             outcome.peak_memory_mb = max(outcome.peak_memory_mb, peak)
