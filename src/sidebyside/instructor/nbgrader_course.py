@@ -43,17 +43,47 @@ def nbgrader_env() -> dict:
     return env
 
 
-def run_nbgrader(args: list[str], cwd: Path, *, check: bool = True, timeout: float | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+def run_nbgrader(args: list[str], cwd: Path, *, check: bool = True, timeout: float | None = None, env: dict | None = None,
+                 server: str | None = None) -> subprocess.CompletedProcess:
     """Run ``nbgrader ARGS`` in ``cwd`` (``env``: more environment variables); on failure raise
-    with nbgrader's own output."""
+    with nbgrader's own output. ``server``: the address of a grading run's warm nbgrader server
+    (:mod:`.grading.warm_start`), which forks the command with nbgrader already imported (the
+    same command, seconds sooner); started the ordinary way when it cannot."""
     command = [sys.executable, "-m", "nbgrader", *args]
-    result = subprocess.run(command, cwd=cwd, env={**nbgrader_env(), **(env or {})}, capture_output=True, text=True, timeout=timeout)
+    full_env = {**nbgrader_env(), **(env or {})}
+    result = _forked(server, command, cwd, full_env, timeout) if server else None
+    if result is None:
+        result = subprocess.run(command, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
     if check and result.returncode != 0:
         raise RuntimeError(
             f"`nbgrader {' '.join(args)}` failed in {cwd} (exit {result.returncode}):\n"
             f"{result.stdout[-4000:]}\n{result.stderr[-8000:]}"
         )
     return result
+
+
+def _forked(server: str, command: list[str], cwd: Path, env: dict, timeout: float | None) -> subprocess.CompletedProcess | None:
+    """``command`` forked by the warm nbgrader server at ``server``, its output captured; None
+    when that server cannot start it."""
+    import tempfile
+
+    from .grading import warm_start
+
+    if not warm_start.can_start(warm_start.NBGRADER, command):
+        return None
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        try:
+            process = warm_start.start(server, {"argv": command, "env": env, "cwd": str(cwd), "cgroups": []}, stdout=out.fileno(), stderr=err.fileno())
+        except OSError:
+            return None
+        try:
+            returncode = process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            raise
+        out.seek(0), err.seek(0)
+        return subprocess.CompletedProcess(command, returncode, out.read().decode(errors="replace"), err.read().decode(errors="replace"))
 
 
 def release(assignment: str, root: Path) -> list[Path]:
@@ -128,9 +158,9 @@ class ScratchCourse:
     def nbgrader(self, *args: str, **kwargs) -> subprocess.CompletedProcess:
         return run_nbgrader([*args, f"--CourseDirectory.db_url={self.db_url}", *scratch_layout_args(self.folder)], self.folder, **kwargs)
 
-    def generate(self) -> Path:
-        """Release the assignment; return the released folder."""
-        self.nbgrader("generate_assignment", self.assignment, "--force")
+    def generate(self, server: str | None = None) -> Path:
+        """Release the assignment; return the released folder (``server``: see :func:`run_nbgrader`)."""
+        self.nbgrader("generate_assignment", self.assignment, "--force", server=server)
         for path in notebooks.notebook_paths(self.release_folder):
             notebooks.clean_file(path)
         return self.release_folder

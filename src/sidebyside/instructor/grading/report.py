@@ -98,20 +98,20 @@ class HideHiddenTests(NbGraderPreprocessor):
         return cell, resources
 
 
-def write(run: RunReport, root: Path, db_url: str, report_dir: Path, *, feedback: bool) -> None:
+def write(run: RunReport, root: Path, db_url: str, report_dir: Path, *, feedback: bool, nbgrader_server: str | None = None) -> None:
     report_dir.mkdir(parents=True, exist_ok=True)
     csv = report_dir / "grades.csv"
     url, env = gradebooks.for_nbgrader(db_url)  # the password in the environment, not on a command line
     # graders of this course running at once take turns: the last CSV written holds every grade
     with gradebooks.file_lock(root / ".grading" / "report.lock"):
-        result = course_tools.run_nbgrader(["export", f"--to={csv}", f"--CourseDirectory.db_url={url}"], root, check=False, env=env)
+        result = course_tools.run_nbgrader(["export", f"--to={csv}", f"--CourseDirectory.db_url={url}"], root, check=False, env=env, server=nbgrader_server)
         if result.returncode == 0:
             run.csv = str(csv)
         else:
             run.output_failures.append(f"nbgrader export failed: {result.stderr[-500:]}")
         if feedback and any(s.outcome.scores for s in run.students):
             options = [f"--GenerateFeedback.preprocessors={name}" for name in FEEDBACK_PREPROCESSORS]
-            done = course_tools.run_nbgrader(["generate_feedback", run.assignment, "--force", f"--CourseDirectory.db_url={url}", *options], root, check=False, env=env)
+            done = course_tools.run_nbgrader(["generate_feedback", run.assignment, "--force", f"--CourseDirectory.db_url={url}", *options], root, check=False, env=env, server=nbgrader_server)
             if done.returncode == 0:
                 run.feedback = str(root / "feedback")
             else:

@@ -330,8 +330,9 @@ def grade(options: Options) -> RunReport:
     ]} | set(options.hide))
 
     with contextlib.ExitStack() as stack:
-        # The servers (only when someone is left to grade) import nbgrader and the frameworks
-        # while the template below is made; they are stopped however the run ends.
+        # The servers (only when someone is left to grade) import nbgrader and the frameworks;
+        # nbgrader's, once ready, also forks the template's generate_assignment and the
+        # reports' export and generate_feedback. They are stopped however the run ends.
         nbgrader_server, pool = None, None
         if todo:
             if options.warm_start:
@@ -346,10 +347,6 @@ def grade(options: Options) -> RunReport:
         template_dir = Path(tempfile.mkdtemp(prefix="template-", dir=work))
         stack.callback(shutil.rmtree, template_dir, ignore_errors=True)
         template = course_tools.ScratchCourse(template_dir, root, assignment, source_dir=source_dir)
-        template.generate()
-        gradebooks.retrying("registering the assignment", lambda: ensure_assignment(db_url, template, assignment), db_url, root)
-        release = template.release_folder
-
         address = None
         if nbgrader_server is not None:
             if nbgrader_server.wait_ready():
@@ -357,6 +354,9 @@ def grade(options: Options) -> RunReport:
                 run.notes.append(f"nbgrader processes forked from a warm server (it made its imports once, in {nbgrader_server.import_seconds:.1f} s)")
             else:
                 run.notes.append(f"{nbgrader_server.error}: nbgrader processes were started cold (slower, same grades)")
+        template.generate(server=address)
+        gradebooks.retrying("registering the assignment", lambda: ensure_assignment(db_url, template, assignment), db_url, root)
+        release = template.release_folder
         if pool is not None:
             pool.wait_ready()
             run.limits_note = limiting.describe(pool.all[0].cgroup, pool.cgroup_reason, limits)
@@ -397,15 +397,18 @@ def grade(options: Options) -> RunReport:
         run.seconds = time.monotonic() - start
         if nbgrader_server is not None and address and not nbgrader_server.running():
             run.notes.append(f"the warm nbgrader server stopped during the run (see {nbgrader_server.log}): what came later was started cold")
-    run.graded = len(todo)
+            address = None
+        if pool is not None:
+            pool.stop()  # the kernels' memory back before the reports
+        run.graded = len(todo)
 
-    after = {s: hash_tree(submitted / s / assignment) for s in students}
-    run.submitted_unchanged = before == after
-    if not run.submitted_unchanged:
-        changed = sorted(s for s in students if before[s] != after[s])
-        run.notes.append(f"submitted/ CHANGED during grading for: {', '.join(changed)}")
-    run.students = [results[s] for s in students if s in results]
-    reports.write(run, root, db_url, report_dir, feedback=options.feedback)
+        after = {s: hash_tree(submitted / s / assignment) for s in students}
+        run.submitted_unchanged = before == after
+        if not run.submitted_unchanged:
+            changed = sorted(s for s in students if before[s] != after[s])
+            run.notes.append(f"submitted/ CHANGED during grading for: {', '.join(changed)}")
+        run.students = [results[s] for s in students if s in results]
+        reports.write(run, root, db_url, report_dir, feedback=options.feedback, nbgrader_server=address)
     return run
 
 
