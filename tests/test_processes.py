@@ -55,6 +55,27 @@ def test_started_in_a_session_of_its_own_waited_for_and_stopped_with_its_childre
     assert dead.returncode == 3
 
 
+def test_a_child_that_outlives_its_leader_is_still_stopped(tmp_path):
+    """TorchServe's shape: the leader ends at SIGTERM at once, its child (Java) ignores it and
+    lingers. stop_group waits for the whole group, then SIGKILLs what is left."""
+    marker = tmp_path / "child.pid"
+    stubborn = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"
+    code = (
+        "import subprocess, sys, time\n"
+        f"child = subprocess.Popen([sys.executable, '-c', {stubborn!r}])\n"
+        f"open({str(marker)!r}, 'w').write(str(child.pid))\n"
+        "time.sleep(60)\n"
+    )
+    process = _processes.start_logged([sys.executable, "-c", code], tmp_path / "out.log")
+    assert _processes.wait_until(marker.exists, 30, alive=lambda: process.poll() is None), "expected the child started within 30 s"
+    child = psutil.Process(int(marker.read_text()))
+    time.sleep(0.5)  # the child has set its handler
+    _processes.stop_group(process, grace=1)
+    gone, alive = psutil.wait_procs([child], timeout=5)
+    assert not alive, f"expected the leader's lingering child {child.pid} ended with its group, it is {child.status()}"
+    assert not _processes.group_alive(process.pid), "expected nothing left in the group"
+
+
 def test_stop_tree_terminates_then_kills(tmp_path):
     stubborn = _processes.start_logged([sys.executable, "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('x', flush=True); time.sleep(60)"], tmp_path / "s.log")
     polite = _processes.start_logged([sys.executable, "-c", "import time; time.sleep(60)"], tmp_path / "p.log")

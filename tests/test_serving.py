@@ -8,6 +8,7 @@ The real-server tests start TorchServe (needs a Java runtime: scripts/install-ja
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
 import os
@@ -54,6 +55,19 @@ def _wait_all_gone(pids, timeout: float = 30.0) -> list[int]:
             return []
         time.sleep(0.2)
     return [pid for pid in pids if _alive(pid)]
+
+
+def _described(pids) -> list[str]:
+    """Each pid with its command line, so a failure says which process stayed."""
+    import psutil
+
+    described = []
+    for pid in pids:
+        try:
+            described.append(f"{pid}: {' '.join(psutil.Process(pid).cmdline())[:200]}")
+        except psutil.Error as error:
+            described.append(f"{pid}: ({error})")
+    return described
 
 
 def _tree(pid: int) -> list[int]:
@@ -500,16 +514,25 @@ def test_both_servers_answer_and_vanish_when_their_parent_is_killed(tmp_path):
     child.send_signal(signal.SIGKILL)
     child.wait()
     left = _wait_all_gone(pids, timeout=45)
-    assert not left, f"server processes still running after their parent was killed: {left}"
+    assert not left, f"server processes still running after their parent was killed: {_described(left)}"
 
 
 @needs_java
 def test_torchserve_stop_ends_its_java_front_end_and_workers(tmp_path):
+    """Also: TorchServe starts while another program listens on gRPC's default ports (7070 and
+    7071, the same for every TorchServe): a second TorchServe, from another notebook, must too."""
     import torch
 
     serving.export_torch(torch.nn.Linear(4, 2), torch.zeros(2, 4), tmp_path / "m.pt2")
     serving.archive_course_model("m", tmp_path / "m.pt2", tmp_path / "store")
-    with serving.start_torchserve(tmp_path / "store") as torchserve:
+    with contextlib.ExitStack() as held:
+        for port in (7070, 7071):
+            listener = held.enter_context(socket.socket())
+            with contextlib.suppress(OSError):  # already taken: by someone else, which tests the same
+                listener.bind((serving.HOST, port))
+                listener.listen()
+        torchserve = serving.start_torchserve(tmp_path / "store")
+    with torchserve:
         assert torchserve.predict("m", np.ones((2, 4), np.float32))["predictions"]
         pids = _tree(torchserve.pid)
         assert len(pids) >= 3, f"launcher, java and a worker expected, got {pids}"

@@ -114,21 +114,50 @@ def wait_until(ready: Callable[[], bool], timeout: float, *, alive: Callable[[],
 # --- Stopping -----------------------------------------------------------------------------------------
 
 
+def group_alive(pgid: int) -> bool:
+    """True while a process of group ``pgid`` is still running (zombies, waiting to be reaped,
+    do not count where ``/proc`` tells them apart)."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    if not os.path.isdir("/proc/self"):
+        return True
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                # "pid (comm) state ppid pgrp ...": comm may hold spaces, so split after its ")"
+                fields = Path(entry.path, "stat").read_text().rpartition(")")[2].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                return True
+    return False
+
+
 def stop_group(process: subprocess.Popen, grace: float = 5.0) -> None:
     """End a process started by :func:`start_logged` and everything in its process group:
-    SIGTERM, up to ``grace`` seconds, then SIGKILL. Safe to call twice."""
-    if process.poll() is not None:
+    SIGTERM, up to ``grace`` seconds for the whole group (not just its leader: TorchServe's Java
+    front end outlives its launcher), then SIGKILL. Safe to call twice."""
+    if process.poll() is not None and not group_alive(process.pid):
         return
     for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
             os.killpg(process.pid, sig)
         except (ProcessLookupError, PermissionError):
             break
-        try:
-            process.wait(grace)
-            break
-        except subprocess.TimeoutExpired:
-            continue
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            process.poll()
+            if process.returncode is not None and not group_alive(process.pid):
+                return
+            time.sleep(0.05)
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        pass
 
 
 def stop_tree(processes: Iterable, grace: float = 5.0) -> list[int]:

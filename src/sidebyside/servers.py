@@ -102,10 +102,11 @@ def _orphaned():
 def _watch():
     while not _orphaned():
         time.sleep(0.5)
-    try:
-        os.killpg(os.getpgrp(), signal.SIGTERM)
-    finally:
-        os._exit(0)
+    # SIGTERM ends a plain server here; one that handles it (TorchServe's launcher) gets 10 s
+    # to stop its group, then the whole group is killed.
+    os.killpg(os.getpgrp(), signal.SIGTERM)
+    time.sleep(10)
+    os.killpg(os.getpgrp(), signal.SIGKILL)
 if _orphaned():
     os._exit(0)
 threading.Thread(target=_watch, name="sidebyside-parent-watch", daemon=True).start()

@@ -17,7 +17,7 @@ import urllib.request
 from pathlib import Path
 
 from .. import _processes
-from ..servers import HOST, NO_SERVERS_ENV_VAR, Server, ServerError, free_port
+from ..servers import HOST, NO_SERVERS_ENV_VAR, Server, ServerError
 from .server_start import _spawn, _watch_readiness
 
 
@@ -255,6 +255,10 @@ _TORCHSERVE_CONFIG = """\
 inference_address=http://{host}:{port}
 management_address=http://{host}:{management_port}
 metrics_address=http://{host}:{metrics_port}
+grpc_inference_address={host}
+grpc_inference_port={grpc_inference_port}
+grpc_management_address={host}
+grpc_management_port={grpc_management_port}
 model_store={model_store}
 load_models={load_models}
 default_workers_per_model={workers}
@@ -270,7 +274,8 @@ def _run_torchserve() -> None:
 
     Writes the config file with the port the launcher chose (``--sbs-config TEMPLATE --sbs-port
     PORT``), and makes SIGTERM stop the whole process group: TorchServe's Python launcher does
-    not pass it on to its Java front end and workers."""
+    not pass it on to its Java front end and workers. The launcher then returns when Java has
+    stopped."""
     argv = sys.argv[1:]
     template = Path(argv[argv.index("--sbs-config") + 1])
     port = argv[argv.index("--sbs-port") + 1]
@@ -279,7 +284,9 @@ def _run_torchserve() -> None:
     rest = [a for i, a in enumerate(argv) if a not in ("--sbs-config", "--sbs-port") and (i == 0 or argv[i - 1] not in ("--sbs-config", "--sbs-port"))]
 
     def stop_group(signum, frame):
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        # This launcher stays until Java has stopped, so that whoever stops it (Server.stop, the
+        # parent watch) can still kill the group if Java hangs while shutting down.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         os.killpg(os.getpgrp(), signal.SIGTERM)
 
     signal.signal(signal.SIGTERM, stop_group)
@@ -315,10 +322,13 @@ def start_torchserve(model_store, models=None, *, port: int | None = None, host:
     if missing:
         raise ServerError(f"No model archive {missing} in {model_store}: make one with torch-model-archiver (archive_torch_model).")
     home = Path(tempfile.mkdtemp(prefix="sidebyside-torchserve-"))
-    management_port, metrics_port = free_port(host), free_port(host)
+    # gRPC cannot be turned off, and its default ports (7070, 7071) are the same for every
+    # TorchServe: a second one (another notebook, a test worker) would fail to bind them.
+    management_port, metrics_port, grpc_inference_port, grpc_management_port = _processes.free_ports(4, host)
     template = home / "config.template"
     template.write_text(_TORCHSERVE_CONFIG.replace("{port}", "\0").format(
         host=host, management_port=management_port, metrics_port=metrics_port, model_store=model_store,
+        grpc_inference_port=grpc_inference_port, grpc_management_port=grpc_management_port,
         load_models=",".join(models), workers=workers, vmargs=f"-Xmx{java_heap} -XX:+UseSerialGC",
     ).replace("\0", "{port}"))
     env = dict(os.environ)
