@@ -1,7 +1,9 @@
 """Launching worker processes on one machine and reporting every rank (lesson 05).
 
-:func:`torchrun` (PyTorch's own launcher) and :func:`tf_workers` (one process per TensorFlow
-worker with its ``TF_CONFIG``), bounded in time, leaving no process behind.
+:func:`torchrun` (PyTorch's own launcher), :func:`tf_workers` (one process per TensorFlow
+worker with its ``TF_CONFIG``) and :func:`torch_workers` (PyTorch workers started with
+torchrun's variables but without its launcher process, for :func:`measure_scaling`), bounded
+in time, leaving no process behind.
 """
 
 from __future__ import annotations
@@ -411,24 +413,65 @@ def tf_workers(script, num_workers: int = 2, args=(), *, timeout: float = 120.0,
     :func:`tf_worker_env`, its GPU or none).
     """
     check_loopback()
-    run_id = _new_run_id()
-    folder = _run_folder(cwd)
-    logs = Path(tempfile.mkdtemp(prefix="tf-workers-logs-"))
-    if module:
-        command = [sys.executable, "-m", str(script), *[str(a) for a in args]]
-    else:
-        script = Path(script)
-        command = [sys.executable, str(script if script.is_absolute() else Path.cwd() / script), *[str(a) for a in args]]
     ports = free_ports(num_workers)
     configs = [tf_config(ports, index) for index in range(num_workers)]
+
+    def worker_env(index: int) -> dict:
+        variables = dict(env_for(index)) if env_for is not None else {}
+        variables["TF_CONFIG"] = json.dumps(configs[index])
+        return variables
+
+    result = _run_workers(_python_command(script, args, module), num_workers, worker_env, timeout=timeout, cwd=cwd, env=env, grace=grace)
+    result.tf_configs = configs
+    return result
+
+
+def torch_workers(script, nproc: int = 2, args=(), *, timeout: float = 120.0, cwd=None, env: dict | None = None,
+                  grace: float = FAILURE_GRACE_S, module: bool = False) -> RunResult:
+    """Start ``nproc`` processes ``python script args`` with the variables torchrun gives its
+    workers (``RANK``, ``LOCAL_RANK``, ``WORLD_SIZE``, ``LOCAL_WORLD_SIZE``, ``MASTER_ADDR``,
+    ``MASTER_PORT``: a free port on 127.0.0.1, where rank 0's ``init_process_group`` serves
+    the others), and wait at most ``timeout`` s.
+
+    What :func:`measure_scaling` launches its PyTorch workers with: the processes start at
+    once, without the launcher process that :func:`torchrun` waits for first (it imports torch
+    before it starts any worker). No restarts, one machine. A failure is handled as in
+    :func:`tf_workers`: the others get ``grace`` seconds, then they are stopped; no process is
+    left behind. ``module``: ``script`` is a module name, run as ``python -m script``.
+    """
+    check_loopback()
+    port = free_ports(1)[0]
+
+    def worker_env(rank: int) -> dict:
+        return {"RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": str(nproc), "LOCAL_WORLD_SIZE": str(nproc),
+                "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}
+
+    return _run_workers(_python_command(script, args, module), nproc, worker_env, timeout=timeout, cwd=cwd, env=env, grace=grace)
+
+
+def _python_command(script, args, module: bool) -> list[str]:
+    """``python -m script args`` (a module) or ``python /absolute/script args``."""
+    if module:
+        return [sys.executable, "-m", str(script), *[str(a) for a in args]]
+    script = Path(script)
+    return [sys.executable, str(script if script.is_absolute() else Path.cwd() / script), *[str(a) for a in args]]
+
+
+def _run_workers(command: list[str], count: int, env_for, *, timeout: float, cwd, env: dict | None, grace: float) -> RunResult:
+    """Start ``count`` processes of ``command``, process ``i`` with ``env_for(i)`` added to its
+    environment; wait until all have exited, or one failed ``grace`` seconds ago, or ``timeout``
+    seconds have passed; stop what is left. The launchers without a launcher process of their
+    own (:func:`tf_workers`, :func:`torch_workers`) share this."""
+    run_id = _new_run_id()
+    folder = _run_folder(cwd)
+    logs = Path(tempfile.mkdtemp(prefix="workers-logs-"))
     popens, files = [], []
     start = time.monotonic()
     timed_out, root, failed_at = False, None, None
     try:
-        for index in range(num_workers):
+        for index in range(count):
             worker_env = _worker_env(run_id, env)
-            worker_env.update(env_for(index) if env_for is not None else {})
-            worker_env["TF_CONFIG"] = json.dumps(configs[index])
+            worker_env.update(env_for(index))
             out = open(logs / f"{index}.out", "w")
             err = open(logs / f"{index}.err", "w")
             files += [out, err]
@@ -468,4 +511,4 @@ def tf_workers(script, num_workers: int = 2, args=(), *, timeout: float = 120.0,
             error = "" if code == 0 else (_last_error(stderr) or f"exit code {code}")
         ranks.append(RankResult(index, code, stdout, stderr, error))
     shutil.rmtree(logs, ignore_errors=True)
-    return RunResult(command, ranks, seconds, timeout, timed_out, root, "", killed, str(folder), configs)
+    return RunResult(command, ranks, seconds, timeout, timed_out, root, "", killed, str(folder))

@@ -4,13 +4,10 @@
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
-from .launching import RunResult, tf_workers, torchrun
+from .launching import tf_workers, torch_workers
 from .worker_devices import tf_gpu_count, tf_worker_env
 
 
@@ -82,17 +79,17 @@ def measure_scaling(framework: str, workers: int = 2, global_batch_sizes=(64, 51
                     timeout: float = 180.0) -> list[ScalingResult]:
     """Launch ``workers`` real worker processes of ``framework`` ("torch" or "tensorflow") and
     time training steps of the same MLP for each global batch size, each rank on its share.
+    One launch per call: :func:`torch_workers` (the variables torchrun would give, without its
+    launcher process) or :func:`tf_workers`.
 
-    The sequential run (one worker on the whole global batch) is, for PyTorch, rank 0 alone in
-    the same launch before the others join (they wait in a barrier, using no CPU); for
-    TensorFlow, a launch of one worker of the same program, started with the parallel launch
-    but timed after it (:func:`_tf_scaling_runs`). (In a multi-worker TensorFlow
-    process, a step outside ``strategy.run`` measured about 1.8 times slower than the same step
-    in a process of its own, which would flatter the parallel run.) Each worker's device is
-    :func:`worker_device`'s choice: one GPU each when this machine has a GPU per worker, else
-    the CPU for all; the sequential run uses worker 0's device. Each launch
-    is stopped after ``timeout`` seconds. Raises :class:`WorkerFailed`, with each rank's error,
-    if a launch fails or runs out of time."""
+    The sequential run (one worker on the whole global batch) is, in both frameworks, rank 0
+    alone in the same launch before the others join: they wait in a barrier (PyTorch's
+    ``dist.barrier()``; in TensorFlow an all-reduce of a constant), using no CPU. In TensorFlow
+    rank 0 times it on a model of its own, built outside the strategy's scope, so that its
+    steps all-reduce nothing. Each worker's device is :func:`worker_device`'s choice: one GPU
+    each when this machine has a GPU per worker, else the CPU for all; the sequential run uses
+    worker 0's device. The launch is stopped after ``timeout`` seconds. Raises
+    :class:`WorkerFailed`, with each rank's error, if it fails or runs out of time."""
     name = FRAMEWORK_NAMES.get(framework.lower())
     if name is None:
         raise ValueError(f"unknown framework {framework!r}: 'torch' or 'tensorflow'")
@@ -104,55 +101,22 @@ def measure_scaling(framework: str, workers: int = 2, global_batch_sizes=(64, 51
     args = ["--batch-sizes", ",".join(map(str, sizes)), "--steps", str(steps), "--warmup", str(warmup)]
     start = time.monotonic()
     if name == "PyTorch":
-        parallel_run = torchrun("sidebyside.parallel", workers, ["torch-scaling", *args], timeout=timeout, module=True).check()
-        sequential_run = parallel_run
+        run = torch_workers("sidebyside.parallel", workers, ["torch-scaling", *args], timeout=timeout, module=True).check()
     else:
-        sequential_run, parallel_run = _tf_scaling_runs(workers, args, timeout)
+        gpus = tf_gpu_count()
+        run = tf_workers("sidebyside.parallel", workers, ["tf-scaling", *args], timeout=timeout, module=True,
+                         env_for=lambda i: tf_worker_env(i, workers, gpus)).check()
     seconds = time.monotonic() - start
     rows: dict[int, dict] = {}
-    for record in parallel_run.results():
+    for record in run.results():
         row = rows.setdefault(record["global_batch_size"], {"device": record["device"], "sequential": None, "ranks": {}})
         row["ranks"][record["rank"]] = record["step_s"]
         if record.get("sequential_step_s") is not None:
             row["sequential"] = record["sequential_step_s"]
-    if name == "TensorFlow":
-        for record in sequential_run.results():
-            rows[record["global_batch_size"]]["sequential"] = record["step_s"]
     return [
         ScalingResult(name, workers, b, rows[b]["device"], rows[b]["sequential"], [rows[b]["ranks"][r] for r in range(workers)], seconds)
         for b in sizes
     ]
-
-
-def _tf_scaling_runs(workers: int, args: list[str], timeout: float) -> tuple[RunResult, RunResult]:
-    """The sequential and the parallel TensorFlow launches of :func:`measure_scaling`. Both
-    start together, so that their start-up (importing TensorFlow: seconds) overlaps, but no
-    step is timed while the other launch computes: the parallel workers time their steps once
-    the sequential worker is set up and waiting, and the sequential worker times its steps once
-    the parallel launch has ended."""
-    import threading
-
-    gpus = tf_gpu_count()
-    env_for = lambda i: tf_worker_env(i, workers, gpus)  # noqa: E731 (the sequential run: worker 0's device)
-    if workers == 1:
-        run = tf_workers("sidebyside.parallel", 1, ["tf-scaling", *args], timeout=timeout, module=True, env_for=env_for).check()
-        return run, run
-    folder = Path(tempfile.mkdtemp(prefix="tf-scaling-"))
-    ready, go = folder / "sequential-ready", folder / "parallel-done"
-    wait = ["--wait-timeout", str(timeout)]
-    found: dict[str, RunResult] = {}
-    sequential = threading.Thread(target=lambda: found.update(sequential=tf_workers(
-        "sidebyside.parallel", 1, ["tf-scaling", *args, "--ready-file", str(ready), "--wait-for", str(go), *wait],
-        timeout=timeout, module=True, env_for=env_for)))
-    sequential.start()
-    try:
-        parallel_run = tf_workers("sidebyside.parallel", workers, ["tf-scaling", *args, "--wait-for", str(ready), *wait],
-                                  timeout=timeout, module=True, env_for=env_for)
-    finally:
-        go.touch()  # the sequential worker may time its steps now (or stop waiting, if this failed)
-        sequential.join()
-        shutil.rmtree(folder, ignore_errors=True)
-    return found["sequential"].check(), parallel_run.check()
 
 
 def scaling_table(results: list[ScalingResult]) -> str:

@@ -25,12 +25,20 @@ def _scaling_args(argv: list[str]):
     parser.add_argument("--batch-sizes", required=True)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--ready-file", default="")  # created once set up (imports done)
-    parser.add_argument("--wait-for", default="")  # a file to wait for before the timed steps
-    parser.add_argument("--wait-timeout", type=float, default=120.0)
     args = parser.parse_args(argv)
     args.batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
     return args
+
+
+def _skip_the_collection_at_exit() -> None:
+    """Called last in a scaling worker, once its results are printed. When a process exits,
+    Python's last garbage collections walk every object still alive, and a framework makes
+    many (TensorFlow most): that walk can take longer than the steps the worker timed, and the
+    notebook waits for it. Frozen objects are not walked; the process's memory goes back to
+    the system when it exits all the same."""
+    import gc
+
+    gc.freeze()
 
 
 def _torch_scaling_worker(argv: list[str]) -> None:
@@ -40,6 +48,11 @@ def _torch_scaling_worker(argv: list[str]) -> None:
     import torch
     import torch.distributed as dist
     from torch.nn.parallel import DistributedDataParallel as DDP
+
+    # torch.optim and DDP import torch._dynamo (and sympy) when first used, which is slow: every
+    # rank imports it now, at the same time, rather than rank 0 during its sequential run while
+    # the others wait in the barrier, then the others while rank 0 waits for them.
+    import torch._dynamo  # noqa: F401
 
     args = _scaling_args(argv)
     torch.set_num_threads(1)
@@ -86,24 +99,12 @@ def _torch_scaling_worker(argv: list[str]) -> None:
                                           "sequential_step_s": sequential, "step_s": step_s}), flush=True)
         dist.barrier()
     dist.destroy_process_group()
-
-
-def _ready_then_wait(args) -> None:
-    """Say this worker is set up (``--ready-file``), then wait for ``--wait-for`` (at most
-    ``--wait-timeout`` s, then fail): how :func:`measure_scaling` lets the sequential TensorFlow
-    run start up while the parallel one does, and time its steps only once the other is done."""
-    if args.ready_file:
-        Path(args.ready_file).touch()
-    if args.wait_for:
-        deadline = time.monotonic() + args.wait_timeout
-        while not Path(args.wait_for).exists():
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"waited {args.wait_timeout:g} s for {args.wait_for}: the other run never got there")
-            time.sleep(0.05)
+    _skip_the_collection_at_exit()
 
 
 def _tf_scaling_worker(argv: list[str]) -> None:
-    """MultiWorkerMirroredStrategy on the MLP, each worker on its share, timed per step."""
+    """MultiWorkerMirroredStrategy on the MLP, each worker on its share, timed per step; rank 0
+    first times the sequential run alone, as the PyTorch worker does."""
     args = _scaling_args(argv)
     import tensorflow as tf
 
@@ -120,9 +121,24 @@ def _tf_scaling_worker(argv: list[str]) -> None:
     X = tf.random.stateless_normal((largest, f), seed=[0, 0])
     y = tf.random.stateless_uniform((largest,), seed=[0, 1], maxval=c, dtype=tf.int32)
     per_example = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction=None)
-    _ready_then_wait(args)
 
-    def make_step(model, optimizer, batch):
+    def build():
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((f,)), keras.layers.Dense(h, activation="relu"),
+                                  keras.layers.Dense(h, activation="relu"), keras.layers.Dense(c)])
+        return model, keras.optimizers.SGD(0.01)
+
+    def sequential_step_fn(model, optimizer):
+        @tf.function
+        def step_fn(Xb, yb):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean(per_example(yb, model(Xb, training=True)))
+            optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
+            return loss
+
+        return step_fn
+
+    def parallel_step_fn(model, optimizer, batch):
         @tf.function
         def step_fn(Xb, yb):
             def replica_step(Xb, yb):
@@ -135,23 +151,31 @@ def _tf_scaling_worker(argv: list[str]) -> None:
 
         return step_fn
 
-    for batch in args.batch_sizes:
-        with strategy.scope():
-            keras.utils.set_random_seed(0)
-            model = keras.Sequential([keras.Input((f,)), keras.layers.Dense(h, activation="relu"),
-                                      keras.layers.Dense(h, activation="relu"), keras.layers.Dense(c)])
-            optimizer = keras.optimizers.SGD(0.01)
-        local = batch // world
-        step_fn = make_step(model, optimizer, batch)
-        Xb, yb = X[rank * local : (rank + 1) * local], y[rank * local : (rank + 1) * local]
-        step_s = []
+    @tf.function
+    def barrier():  # an all-reduce of a constant: each worker waits here for the others, like dist.barrier()
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, strategy.run(lambda: tf.constant(1.0)), axis=None)
+
+    def time_steps(step_fn, Xb, yb):
+        times = []
         for step in range(args.warmup + args.steps):
             start = time.perf_counter()
             step_fn(Xb, yb).numpy()  # reading the loss back waits for the step
             if step >= args.warmup:
-                step_s.append(time.perf_counter() - start)
+                times.append(time.perf_counter() - start)
+        return times
+
+    for batch in args.batch_sizes:
+        sequential = None
+        if rank == 0:  # a model of its own, outside the strategy's scope: its steps all-reduce nothing
+            sequential = time_steps(sequential_step_fn(*build()), X[:batch], y[:batch])
+        barrier().numpy()  # the other workers wait here, computing nothing, until rank 0 is done
+        with strategy.scope():
+            model, optimizer = build()
+        local = batch // world
+        step_s = time_steps(parallel_step_fn(model, optimizer, batch), X[rank * local : (rank + 1) * local], y[rank * local : (rank + 1) * local])
         print(RESULT_PREFIX + json.dumps({"rank": rank, "global_batch_size": batch, "device": "gpu" if gpus else "cpu",
-                                          "sequential_step_s": None, "step_s": step_s}), flush=True)
+                                          "sequential_step_s": sequential, "step_s": step_s}), flush=True)
+    _skip_the_collection_at_exit()
 
 
 def _in_rank_folder(argv: list[str]) -> None:
