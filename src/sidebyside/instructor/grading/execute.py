@@ -17,9 +17,7 @@ executes, scores and saves; this class only adds, around nbgrader's own cell exe
   but not its grading: the cell that was running and every later code cell get a
   ``KernelDied`` error output, the cells before keep their scores, and the event is reported.
 
-Its settings are traitlets options (:func:`sidebyside.instructor.grading.student.nbgrader_options`):
-``GuardedExecute.findings_file`` (where the findings go, as JSON), ``GuardedExecute.kernel_input``
-(where the kernel's input files go) and ``GradingKernelManager.kernel_server``.
+Its settings are traitlets options, set by :func:`sidebyside.instructor.grading.student.nbgrader_options`.
 """
 
 from __future__ import annotations
@@ -117,14 +115,9 @@ class GuardedExecute(Execute):
         self._dead_at: int | None = None
         self._guard = "__sbs_guard_" + secrets.token_hex(8)
         self._installed = False
-        chains = set()
-        for cell in nb.cells:
-            if is_trusted_cell(cell):
-                chains |= names_in(cell.source)[2]
-        self._chains = sorted(chains)
+        self._chains = sorted(set().union(*(names_in(cell.source)[2] for cell in nb.cells if is_trusted_cell(cell))))
         if self.kernel_input and resources is not None:
-            # The kernel starts with only the assignment's extra files, never next to the
-            # autograded notebook, which holds the hidden tests.
+            # only the extra files: never the autograded notebook's folder (see the module text)
             source = Path(resources.get("metadata", {}).get("path") or ".")
             target = Path(self.kernel_input)
             target.mkdir(parents=True, exist_ok=True)

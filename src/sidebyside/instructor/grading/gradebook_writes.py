@@ -105,13 +105,12 @@ def locked(db_url: str, root: Path):
         engine.dispose()
 
 
-def retrying(what: str, action, db_url: str, root: Path, wait: float | None = None):
+def retrying(what: str, action, db_url: str, root: Path, wait: float = WAIT_SECONDS):
     """Run ``action()`` under :func:`locked`; while the database is unreachable, retry for up to
-    ``wait`` seconds (:data:`WAIT_SECONDS`), then raise :class:`Unavailable`."""
+    ``wait`` seconds, then raise :class:`Unavailable`."""
     from nbgrader.api import InvalidEntry
     from sqlalchemy.exc import DBAPIError
 
-    wait = WAIT_SECONDS if wait is None else wait
     deadline = time.monotonic() + wait
     delay = 0.5
     while True:

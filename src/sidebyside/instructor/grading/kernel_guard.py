@@ -109,8 +109,7 @@ class Guard:
         self.modules = {name: (module, dict(module.__dict__)) for name, module in self._watched_modules()}
         classes = []
         for module_name, cls_name in WATCHED_CLASSES:
-            module = sys.modules.get(module_name)
-            cls = getattr(module, cls_name, None) if module is not None else None
+            cls = getattr(sys.modules.get(module_name), cls_name, None)
             if isinstance(cls, type):
                 classes.append((cls, dict(cls.__dict__)))
         for cls in type(shell).__mro__ + type(shell.kernel).__mro__ + type(shell.compile).__mro__:
@@ -197,10 +196,10 @@ class Guard:
             for key, value in saved.items():
                 if current.get(key, _EMPTY) is not value:
                     changes.append(f"patched {_describe(cls)}.{key}")
-                    _set(cls, key, value)
+                    _quietly(setattr, cls, key, value)
             for key in [k for k in current if k not in saved and k not in _LAZY_CLASS_KEYS]:
                 changes.append(f"added {_describe(cls)}.{key}")
-                _del(cls, key)
+                _quietly(delattr, cls, key)
 
         for owner, attr, value in self.chain_values:
             if owner.__dict__.get(attr, _EMPTY) is not value and attr in owner.__dict__:
@@ -208,7 +207,7 @@ class Guard:
                     resolved = True
                     continue
                 changes.append(f"patched {_describe(owner)}.{attr}")
-                _set(owner, attr, value)
+                _quietly(setattr, owner, attr, value)
         if resolved:
             self.chain_values = self._chain_targets()
 
@@ -294,12 +293,7 @@ class Guard:
         return self.last
 
 
-class _Empty:
-    def __repr__(self):
-        return "<empty>"
-
-
-_EMPTY = _Empty()
+_EMPTY = object()  # a missing key or an empty closure cell
 
 
 def _imported_submodule(owner, attr: str, value) -> bool:
@@ -318,16 +312,10 @@ def _cell_full(cell) -> bool:
     return True
 
 
-def _set(cls, key, value):
+def _quietly(function, *args):
+    """``setattr`` or ``delattr`` where the type allows it (built-in types refuse)."""
     try:
-        setattr(cls, key, value)
-    except (TypeError, AttributeError):
-        pass
-
-
-def _del(cls, key):
-    try:
-        delattr(cls, key)
+        function(*args)
     except (TypeError, AttributeError):
         pass
 

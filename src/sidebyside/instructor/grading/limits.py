@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -124,10 +125,8 @@ class Cgroup:
         return int((self.pids / "pids.current").read_text())
 
     def reset_peak(self) -> None:
-        try:
+        with contextlib.suppress(OSError):  # v2 before Linux 6.12: the peak is sampled instead
             (self.memory / ("memory.max_usage_in_bytes" if self.version == 1 else "memory.peak")).write_text("0")
-        except OSError:
-            pass  # v2 before Linux 6.12: the peak is sampled instead
 
     def peak_bytes(self) -> int | None:
         try:
@@ -147,13 +146,11 @@ class Cgroup:
 
 
 def _counter(path: Path, name: str) -> int:
-    try:
+    with contextlib.suppress(OSError, ValueError):
         for line in path.read_text().splitlines():
             key, _, value = line.partition(" ")
             if key == name:
                 return int(value)
-    except (OSError, ValueError):
-        pass
     return 0
 
 
@@ -167,10 +164,8 @@ def _rmdir(folder: Path) -> None:
             return
         except OSError:
             for pid in (folder / "cgroup.procs").read_text().split() if (folder / "cgroup.procs").exists() else []:
-                try:
+                with contextlib.suppress(OSError):
                     os.kill(int(pid), signal.SIGKILL)  # a member of this cgroup this very moment
-                except OSError:
-                    pass
             time.sleep(0.1)
 
 

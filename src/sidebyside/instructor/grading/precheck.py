@@ -2,9 +2,8 @@
 
 Nothing in ``submitted/`` is ever changed: :func:`precheck` reads the submission and returns
 the notebooks to grade (repaired copies) and the extra files that may go with them, plus a
-list of :class:`Finding` s. A finding is ``repaired`` (graded normally after the repair),
-``info`` (worth knowing, no effect on the score) or ``review`` (a person must look: the
-score may be wrong or the submission could not be graded). Nothing is silently zeroed.
+list of :class:`Finding` s (repaired, info or review: see :class:`.results.Severity`).
+Nothing is silently zeroed.
 
 What it checks:
 
@@ -23,6 +22,7 @@ What it checks:
 from __future__ import annotations
 
 import ast
+import contextlib
 import copy
 import importlib.util
 import json
@@ -185,28 +185,21 @@ def shadows_module(path: Path, imported: set[str]) -> str | None:
         return None
     if name in imported or name in sys.stdlib_module_names or name in sys.builtin_module_names:
         return name
-    try:
+    with contextlib.suppress(ImportError, ValueError):
         if importlib.util.find_spec(name) is not None:
             return name
-    except (ImportError, ValueError):
-        pass
     return None
 
 
 def imported_modules(nb) -> set[str]:
-    names = set()
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        for match in re.finditer(r"^\s*(?:from|import)\s+([A-Za-z_][\w]*)", cell.source, re.M):
-            names.add(match.group(1))
-    return names
+    statement = re.compile(r"^\s*(?:from|import)\s+([A-Za-z_][\w]*)", re.M)
+    return {name for cell in nb.cells if cell.cell_type == "code" for name in statement.findall(cell.source)}
 
 
 # --- the check ----------------------------------------------------------------------------
 
 
-def _read(path: Path, result: Prechecked, name: str):
+def _read(path: Path, result: Prechecked):
     raw = path.read_bytes()
     try:
         data = json.loads(raw.decode("utf-8"))
@@ -249,7 +242,7 @@ def repair_cells(nb, release, result: Prechecked, name: str):
         result.add(REPAIRED, "kernel", f"{name}: kernel {have.get('name')!r}; nbgrader runs the released {want.get('name')!r}")
 
     # duplicates: keep the first copy of a read-only cell; answer cells are the student's
-    seen: dict[str, int] = {}
+    seen: set[str] = set()
     cells = []
     for cell in nb.cells:
         gid = _grade_id(cell)
@@ -259,7 +252,7 @@ def repair_cells(nb, release, result: Prechecked, name: str):
                 continue
             result.add(INFO, "duplicate", f"{name}: answer cell {gid!r} appears twice; nbgrader grades the last copy, both run")
         if gid:
-            seen[gid] = seen.get(gid, 0) + 1
+            seen.add(gid)
         cells.append(cell)
     nb.cells = cells
 
@@ -327,7 +320,7 @@ def precheck(student: str, folder: Path, release_folder: Path) -> Prechecked:
             result.add(REPAIRED, "renamed", f"{candidate.name} graded as {name}.ipynb")
             path = candidate
         used.add(path)
-        nb = _read(path, result, name)
+        nb = _read(path, result)
         if nb is None:
             result.notebooks[name] = None
             continue
@@ -336,8 +329,7 @@ def precheck(student: str, folder: Path, release_folder: Path) -> Prechecked:
         for cell in nb.cells:
             if cell.cell_type != "code" or _grade_id(cell) in release_ids:
                 continue
-            reasons = suspicious(cell.source)
-            if reasons:
+            if reasons := suspicious(cell.source):
                 label = _grade_id(cell) or f"an added cell ({cell.source.strip().splitlines()[0][:40] if cell.source.strip() else ''})"
                 result.add(REVIEW, "suspicious", f"{name}: {label} {'; '.join(reasons)}")
         result.notebooks[name] = nb
@@ -348,8 +340,7 @@ def precheck(student: str, folder: Path, release_folder: Path) -> Prechecked:
         if item.suffix == ".ipynb":
             result.add(INFO, "extra_notebook", f"extra notebook {item.name} is not graded")
             continue
-        module = shadows_module(item, imported)
-        if module:
+        if module := shadows_module(item, imported):
             result.add(REVIEW, "shadow", f"{item.name} would shadow the module {module!r}; it was not copied for grading")
             continue
         result.add(INFO, "extra_file", f"extra file {item.name} copied for grading")

@@ -68,16 +68,13 @@ def markdown(run: RunReport, report_dir: Path | None = None, source: Path | None
     out += [f"- **{s.student}**: {s.status.help}" for s in run.needs_review] or ["- nobody"]
     out += ["", "## Students", ""]
     for s in run.students:
-        out.append(f"### {s.student}: {s.score:g} / {s.max_score:g} ({s.status.value}{'' if s.confined else ', UNCONFINED'})")
-        out.append("")
+        out += [f"### {s.student}: {s.score:g} / {s.max_score:g} ({s.status.value}{'' if s.confined else ', UNCONFINED'})", ""]
         for nb, cells in s.outcome.scores.items():
             maxima = s.outcome.max_scores.get(nb, {})
-            out.append("| cell | score | max |")
-            out.append("|---|---|---|")
+            out += ["| cell | score | max |", "|---|---|---|"]
             out += [f"| {nb}:{cell} | {'-' if v is None else f'{v:g}'} | {maxima.get(cell, 0):g} |" for cell, v in cells.items()]
             out.append("")
-        for f in s.findings:
-            out.append(f"- [{f.severity.value}] {f.code}: {f.message}")
+        out += [f"- [{f.severity.value}] {f.code}: {f.message}" for f in s.findings]
         out.append("")
     return "\n".join(out)
 
@@ -102,20 +99,21 @@ def write(run: RunReport, root: Path, db_url: str, report_dir: Path, *, feedback
     report_dir.mkdir(parents=True, exist_ok=True)
     csv = report_dir / "grades.csv"
     url, env = gradebooks.for_nbgrader(db_url)  # the password in the environment, not on a command line
+
+    def nbgrader(command: str, *args: str) -> bool:
+        done = course_tools.run_nbgrader([command, *args, f"--CourseDirectory.db_url={url}"], root, check=False, env=env, server=nbgrader_server)
+        if done.returncode != 0:
+            run.output_failures.append(f"nbgrader {command} failed: {done.stderr[-500:]}")
+        return done.returncode == 0
+
     # graders of this course running at once take turns: the last CSV written holds every grade
     with gradebooks.file_lock(root / ".grading" / "report.lock"):
-        result = course_tools.run_nbgrader(["export", f"--to={csv}", f"--CourseDirectory.db_url={url}"], root, check=False, env=env, server=nbgrader_server)
-        if result.returncode == 0:
+        if nbgrader("export", f"--to={csv}"):
             run.csv = str(csv)
-        else:
-            run.output_failures.append(f"nbgrader export failed: {result.stderr[-500:]}")
         if feedback and any(s.outcome.scores for s in run.students):
             options = [f"--GenerateFeedback.preprocessors={name}" for name in FEEDBACK_PREPROCESSORS]
-            done = course_tools.run_nbgrader(["generate_feedback", run.assignment, "--force", f"--CourseDirectory.db_url={url}", *options], root, check=False, env=env, server=nbgrader_server)
-            if done.returncode == 0:
+            if nbgrader("generate_feedback", run.assignment, "--force", *options):
                 run.feedback = str(root / "feedback")
-            else:
-                run.output_failures.append(f"nbgrader generate_feedback failed: {done.stderr[-500:]}")
         # under the same lock: a run that grades some students (--student, or another grader)
         # keeps the others' results in the assignment's report instead of overwriting them
         written = with_earlier_results(run, report_dir / "report.json")

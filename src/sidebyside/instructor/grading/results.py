@@ -105,12 +105,9 @@ class StudentResult:
             findings.append(Finding(Severity.REVIEW, outcome.status.value, f"grading stopped: {outcome.status.help}\n{outcome.log_tail[-1500:]}"))
         if outcome.isolation == Isolation.NONE and outcome.scores:
             findings.append(Finding(Severity.INFO, "unconfined", "graded UNCONFINED: the kernel had the network and the grader's file rights"))
-        if outcome.status != Status.GRADED:
-            status = outcome.status
-        elif any(f.severity == Severity.REVIEW for f in findings):
+        status = outcome.status
+        if status == Status.GRADED and any(f.severity == Severity.REVIEW for f in findings):
             status = Status.REVIEW
-        else:
-            status = Status.GRADED
         score = sum(v or 0.0 for cells in outcome.scores.values() for v in cells.values())
         maximum = sum(v or 0.0 for cells in outcome.max_scores.values() for v in cells.values())
         return cls(student, status, score, maximum, findings, outcome, submission_hash)

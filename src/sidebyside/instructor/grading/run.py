@@ -15,9 +15,8 @@ In order:
 5. merge each student's scores into the course's gradebook from this process only, as soon as
    that student is done, and mark the student done in ``WORK/done/`` so that a run that
    crashed resumes without regrading them (``--restart`` regrades everyone). Graders running
-   at once take turns to write (:mod:`.gradebook`: a PostgreSQL advisory lock, or a file lock);
-   a gradebook that went away is waited for, and a student whose scores still could not be
-   written is left unmarked, so that the next run grades and writes them;
+   at once take turns to write, and a student whose scores could not be written is left
+   unmarked, so that the next run grades and writes them (:mod:`.gradebook_writes`);
 6. check that ``submitted/`` is byte for byte what it was; write the report, the grades CSV
    (``nbgrader export``) and the feedback (``nbgrader generate_feedback``, hidden tests
    removed) (:mod:`.report`).
@@ -120,23 +119,19 @@ def ensure_assignment(db_url: str, template, assignment: str) -> None:
         with contextlib.closing(sqlite3.connect(template.folder / "gradebook.db")) as source, contextlib.closing(sqlite3.connect(staged)) as copy:
             source.backup(copy)
         try:
-            os.link(staged, path)  # atomic, and never over a gradebook another grader made meanwhile
-            return
-        except FileExistsError:
-            pass  # another grader made it first: check it as any existing gradebook
+            with contextlib.suppress(FileExistsError):  # another grader made it first: check it as any existing gradebook
+                os.link(staged, path)  # atomic, and never over a gradebook another grader made meanwhile
+                return
         finally:
             staged.unlink(missing_ok=True)
-    with Gradebook(db_url) as gb:
-        try:
-            gb.find_assignment(assignment)
-            return
-        except MissingEntry:
-            pass
+    with Gradebook(db_url) as gb, contextlib.suppress(MissingEntry):
+        gb.find_assignment(assignment)
+        return
     url, env = gradebooks.for_nbgrader(db_url)
     course_tools.run_nbgrader(["generate_assignment", assignment, "--force", f"--CourseDirectory.db_url={url}", *course_tools.scratch_layout_args(template.folder)], template.folder, env=env)
 
 
-def merge(db_url: str, assignment: str, name: str, outcome: Outcome, root: Path, scratch_course: Path | None) -> None:
+def merge(db_url: str, assignment: str, name: str, outcome: Outcome, root: Path, scratch_course: Path) -> None:
     """Write one student's scores into the course's gradebook (from this process only)."""
     import warnings
 
@@ -144,12 +139,10 @@ def merge(db_url: str, assignment: str, name: str, outcome: Outcome, root: Path,
     from sqlalchemy.exc import SAWarning
 
     warnings.filterwarnings("ignore", category=SAWarning)  # nbgrader's own session warnings
-    timestamp = None
     stamp = root / "submitted" / name / assignment / "timestamp.txt"
+    timestamp = stamp.read_text().strip() if stamp.is_file() else None
     with Gradebook(db_url) as gb:
         gb.update_or_create_student(name)
-        if stamp.is_file():
-            timestamp = stamp.read_text().strip() or None
         submission = gb.update_or_create_submission(assignment, name, **({"timestamp": timestamp} if timestamp else {}))
         for notebook in submission.notebooks:
             scores = outcome.scores.get(notebook.name)
@@ -165,13 +158,12 @@ def merge(db_url: str, assignment: str, name: str, outcome: Outcome, root: Path,
                 if scores is None:
                     comment.auto_comment = "Not graded automatically: see the grading report."
         gb.db.commit()
-    if scratch_course is not None:
-        source = scratch_course / "autograded" / name / assignment
-        if source.is_dir():
-            target = root / "autograded" / name / assignment
-            if target.exists():
-                shutil.rmtree(target)
-            shutil.copytree(source, target)
+    source = scratch_course / "autograded" / name / assignment
+    if source.is_dir():
+        target = root / "autograded" / name / assignment
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.copytree(source, target)
 
 
 class Progress:
@@ -295,8 +287,7 @@ def grade(options: Options) -> RunReport:
     workers = options.workers or os.cpu_count() or 1
     limits = options.limits
     if not limits.threads:
-        # Parallel students share the cores: give each kernel its share, or PyTorch's and
-        # TensorFlow's thread pools oversubscribe the machine.
+        # each kernel gets its share of the cores (see student.grading_env)
         limits = dataclasses.replace(limits, threads=max(1, (os.cpu_count() or 1) // workers))
     run = RunReport(assignment=assignment, root=str(root), isolation=isolation, workers=workers, isolation_note=sandbox.describe(isolation, why))
 

@@ -33,6 +33,7 @@ a subreaper, so nothing escapes its tree) and the exchange folder is emptied.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import site
@@ -279,10 +280,8 @@ class Sandbox:
             if not processes:
                 return
             for process in processes:
-                try:
+                with contextlib.suppress(psutil.Error):
                     process.kill()  # psutil checks it is still that process
-                except psutil.Error:
-                    pass
             psutil.wait_procs(processes, timeout=2)
 
     def prepare(self) -> Path:
@@ -307,10 +306,8 @@ class Sandbox:
 
 def _pid_inside(process: psutil.Process) -> int | None:
     """A process's pid in the innermost pid namespace it belongs to."""
-    try:
+    with contextlib.suppress(OSError, ValueError):
         for line in Path(f"/proc/{process.pid}/status").read_text().splitlines():
             if line.startswith("NSpid:"):
                 return int(line.split()[-1])
-    except (OSError, ValueError):
-        pass
     return None

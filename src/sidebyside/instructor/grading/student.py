@@ -3,22 +3,20 @@
 :func:`grade_one` lays out ``WORK/course/`` (the course's own ``nbgrader_config.py``, a copy of
 the assignment's gradebook, the assignment's extra files without its solution notebook, and
 this one student's prechecked submission) and runs ``nbgrader autograde ASSIGNMENT --student
-STUDENT --notebook NAME`` there, once per notebook. The grading settings go to nbgrader as
-traitlets options on its command line, which outrank every configuration file: the guarded
-preprocessors (:mod:`.execute`), the scratch layout, where the guard writes its findings, the
-worker's kernel server and the kernel's input folder. nbgrader itself runs outside the sandbox
-(it runs no student code); the kernel it asks for is forked in the worker's sandbox
-(:mod:`.sandbox`). Student code never sees the real gradebook, the solutions or any other
-submission; the parent merges the scores (:mod:`.run`).
+STUDENT --notebook NAME`` there, once per notebook, with the grading settings on its command
+line (:func:`nbgrader_options`: they outrank every configuration file). nbgrader itself runs
+outside the sandbox (it runs no student code); the kernel it asks for is forked in the worker's
+sandbox (:mod:`.sandbox`). Student code never sees the real gradebook, the solutions or any
+other submission; the parent merges the scores (:mod:`.run`).
 
 Limits (:mod:`.limits`): nbgrader joins the worker's cgroup, where the kernel already is, so
 the kernel enforces the memory cap and the process cap on both; without a cgroup the memory
-is polled. A wall-clock budget covers the whole student. Past a limit, or at the end, every
-process of the student (nbgrader's tree and the sandbox's) is killed.
+is polled. A wall-clock budget covers the whole student.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -52,9 +50,8 @@ PREPROCESSORS = (
 def grading_env(limits: Limits) -> dict[str, str]:
     """The environment of nbgrader and its kernels (and of the warm servers, which import the
     frameworks under the same thread settings)."""
-    env = nbgrader_env()
-    for name in [name for name in env if name.startswith("PG")]:
-        del env[name]  # PGPASSWORD may carry the gradebook's password: never into a kernel
+    # PGPASSWORD may carry the gradebook's password: never into a kernel
+    env = {name: value for name, value in nbgrader_env().items() if not name.startswith("PG")}
     # Parallel students share the cores: give each kernel its share of threads, or PyTorch's
     # and TensorFlow's thread pools oversubscribe the machine (a user's explicit setting wins).
     if limits.threads:
@@ -102,10 +99,7 @@ def build_course(work: Path, root: Path, assignment: str, source_dir: str, templ
         if nb is not None:
             nbformat.write(nb, submitted / f"{name}.ipynb")
     for item in prechecked.files:
-        if item.is_dir():
-            shutil.copytree(item, submitted / item.name)
-        else:
-            shutil.copy(item, submitted / item.name)
+        (shutil.copytree if item.is_dir() else shutil.copy)(item, submitted / item.name)
     timestamp = root / "submitted" / student / assignment / "timestamp.txt"
     if timestamp.is_file():
         shutil.copy(timestamp, submitted / "timestamp.txt")
@@ -115,14 +109,13 @@ def build_course(work: Path, root: Path, assignment: str, source_dir: str, templ
 def _wait_for_end(process, timeout: float) -> bool:
     """True once ``process`` has ended, without reaping it (a ``Popen``'s pid, and so its
     process group, stays reserved until :meth:`wait`: killing the group is safe until then)."""
-    pidfd = getattr(process, "pidfd", -1)
-    if pidfd is None or pidfd < 0:
+    if process.pidfd < 0:  # a forked process that was seen to end closes its pidfd
         try:
             process.wait(timeout=timeout)
             return True
         except subprocess.TimeoutExpired:
             return False
-    return bool(select.select([pidfd], [], [], timeout)[0])
+    return bool(select.select([process.pidfd], [], [], timeout)[0])
 
 
 class _WatchedPopen(subprocess.Popen):
@@ -179,13 +172,12 @@ def run_watched(command: list[str], cwd: Path, env: dict, limits: Limits, log: P
             left, left_at_cap = _leftover_tasks(sandbox, limits)
             most_tasks, at_cap = max(most_tasks, left), at_cap or left_at_cap
             for child in _tree(nbgrader)[1:]:
-                _kill(child)
+                with contextlib.suppress(psutil.Error):
+                    child.kill()  # psutil refuses (NoSuchProcess) if the pid now names another process
             if isinstance(process, _WatchedPopen):
                 if process.returncode is None:
-                    try:
+                    with contextlib.suppress(OSError):
                         os.killpg(process.pid, signal.SIGKILL)  # safe: not reaped yet
-                    except OSError:
-                        pass
                 process.wait()
                 os.close(process.pidfd)
             else:
@@ -194,8 +186,7 @@ def run_watched(command: list[str], cwd: Path, env: dict, limits: Limits, log: P
             sandbox.sweep()
     findings = []
     if cgroup is not None:
-        measured = cgroup.peak_bytes()
-        if measured is not None:
+        if (measured := cgroup.peak_bytes()) is not None:
             peak = max(peak, (measured - sandbox.memory_baseline) / MB)
         if cgroup.oom_kills() > oom_before:
             status = Status.MEMORY
@@ -258,33 +249,21 @@ def _tree(process: psutil.Process | None) -> list[psutil.Process]:
         return []
 
 
-def _kill(process: psutil.Process) -> None:
-    try:
-        process.kill()  # psutil refuses (NoSuchProcess) if the pid now names another process
-    except psutil.Error:
-        pass
-
-
 def _pss(processes: list[psutil.Process]) -> int:
     """Proportional set size: pages shared with the warm server (or between forked copies)
     count once in all, not once per process as in the resident set size."""
     total = 0
     for process in processes:
-        try:
-            with open(f"/proc/{process.pid}/smaps_rollup") as smaps:
-                total += next(int(line.split()[1]) for line in smaps if line.startswith("Pss:")) * 1024
-        except (OSError, StopIteration, ValueError):
-            pass
+        with contextlib.suppress(OSError, StopIteration, ValueError), open(f"/proc/{process.pid}/smaps_rollup") as smaps:
+            total += next(int(line.split()[1]) for line in smaps if line.startswith("Pss:")) * 1024
     return total
 
 
 def _tasks(processes: list[psutil.Process]) -> int:
     total = 0
     for process in processes:
-        try:
+        with contextlib.suppress(psutil.Error):
             total += process.num_threads()
-        except psutil.Error:
-            pass
     return total
 
 
@@ -306,13 +285,9 @@ def read_scores(course: Path, assignment: str, student: str, outcome: Outcome) -
 def timed_out_cells(notebook: Path) -> list[str]:
     if not notebook.is_file():
         return []
-    nb = nbformat.read(notebook, as_version=4)
-    found = []
-    for index, cell in enumerate(nb.cells):
-        for output in cell.get("outputs", []):
-            if output.get("output_type") == "error" and output.get("ename") == "CellTimeoutError":
-                found.append(cell.metadata.get("nbgrader", {}).get("grade_id") or f"cell {index}")
-    return found
+    cells = enumerate(nbformat.read(notebook, as_version=4).cells)
+    return [cell.metadata.get("nbgrader", {}).get("grade_id") or f"cell {index}" for index, cell in cells
+            for output in cell.get("outputs", []) if output.get("output_type") == "error" and output.get("ename") == "CellTimeoutError"]
 
 
 def grade_one(*, root: Path, assignment: str, student: str, prechecked, work: Path, template_db: Path, source_dir: str,

@@ -38,10 +38,12 @@ reply ``{"pid"}`` with a pidfd of the child attached, or ``{"error"}``; when the
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
-import importlib
+import importlib.util
 import json
 import os
+import re
 import resource
 import selectors
 import shutil
@@ -68,8 +70,6 @@ PRELOAD = {
 #: modules alone, such as ``sidebyside.misconceptions``, none).
 FRAMEWORKS = ("torch", "tensorflow", "keras", "sklearn")
 IMPORTS_FRAMEWORKS = {"torch": ("torch",), "tensorflow": ("tensorflow",), "keras": ("keras",), "sklearn": ("sklearn",), "sidebyside": FRAMEWORKS}
-
-
 #: Marks a module the kernel server imports if it can (one a notebook imports: if the import
 #: fails there, it fails in the kernel too, where the student sees it).
 OPTIONAL = "?"
@@ -82,9 +82,6 @@ def kernel_modules(notebooks) -> tuple[str, ...]:
     OPTIONAL, the other installed modules the notebooks import (03's TensorBoard and Visdom
     clients, the course's helper modules: each kernel would import them again). A notebook
     that cannot be read gets PRELOAD[KERNELS]."""
-    import importlib.util
-    import re
-
     statement = re.compile(r"^[ \t]*(?:import[ \t]+([\w.]+)|from[ \t]+([\w.]+)[ \t]+import[ \t]+\(?([\w, \t]+))", re.MULTILINE)
     wanted: set[str] = set()
     imported: list[str] = []
@@ -167,10 +164,8 @@ class ForkServer:
             connection.settimeout(None)
             pid = self._fork(json.loads(message), fds, connection)
         except Exception as error:  # noqa: BLE001 - a bad request must not stop the server
-            try:
+            with contextlib.suppress(OSError):
                 connection.send(json.dumps({"error": f"{type(error).__name__}: {error}"}).encode())
-            except OSError:
-                pass
             connection.close()
             return
         finally:
@@ -217,23 +212,17 @@ class ForkServer:
         if pid not in self.children:
             return
         connection, pidfd = self.children.pop(pid)
-        try:
-            # what the child left in its process group goes with it; the group's id is safe to
-            # use until the child is reaped (after that the pid may name another process)
+        # what the child left in its process group goes with it; the group's id is safe to
+        # use until the child is reaped (after that the pid may name another process)
+        with contextlib.suppress(OSError):
             os.killpg(pid, signal.SIGKILL)
-        except OSError:
-            pass
         _, status = os.waitpid(pid, 0)
         self.selector.unregister(pidfd)
         os.close(pidfd)
-        try:
+        with contextlib.suppress(KeyError, ValueError):  # already gone (see _caller_event)
             self.selector.unregister(connection)
-        except (KeyError, ValueError):
-            pass  # already gone (see _caller_event)
-        try:
+        with contextlib.suppress(OSError):
             connection.send(json.dumps({"exit": os.waitstatus_to_exitcode(status)}).encode())
-        except OSError:
-            pass
         connection.close()
 
     def _reap_orphans(self) -> None:
@@ -241,16 +230,11 @@ class ForkServer:
         whose ends are reported through their pidfds)."""
         children = set()
         for task in Path("/proc/self/task").iterdir():
-            try:
+            with contextlib.suppress(OSError):
                 children.update(map(int, (task / "children").read_text().split()))
-            except OSError:
-                pass
-        for pid in children:
-            if pid not in self.children:
-                try:
-                    os.waitpid(pid, os.WNOHANG)
-                except ChildProcessError:
-                    pass
+        for pid in children - self.children.keys():
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
 
     def _caller_event(self, pid: int) -> None:
         if pid not in self.children:
@@ -264,10 +248,8 @@ class ForkServer:
             # the caller is gone: what it started must not outlive it
             self.selector.unregister(connection)
             for kill in (os.killpg, os.kill):
-                try:
+                with contextlib.suppress(OSError):
                     kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
 
 
 class KernelPlace:
@@ -323,11 +305,9 @@ def uid_tasks(uid: int) -> int:
     count = 0
     for entry in os.scandir("/proc"):
         if entry.name.isdigit():
-            try:
+            with contextlib.suppress(OSError):
                 if entry.stat().st_uid == uid:
                     count += len(os.listdir(f"/proc/{entry.name}/task"))
-            except OSError:
-                pass
     return count
 
 
@@ -462,10 +442,8 @@ def serve(argv: list[str] | None = None) -> None:
     modules = args.modules.split(",") if args.modules else PRELOAD[args.role]
     for module in () if args.no_preload else modules:
         if module.startswith(OPTIONAL):
-            try:
+            with contextlib.suppress(Exception):  # a name, not a module, or a module that fails: the kernel will say
                 importlib.import_module(module.removeprefix(OPTIONAL))
-            except Exception:  # noqa: BLE001 - a name, not a module, or a module that fails: the kernel will say
-                pass
         else:
             importlib.import_module(module)
     listener = socket.socket(fileno=args.fd)
@@ -543,10 +521,8 @@ class WarmServer:
     def stop(self) -> None:
         if self.process is not None:
             if self.process.poll() is None:  # once reaped, its pid may name another process
-                try:
+                with contextlib.suppress(OSError):
                     os.killpg(self.process.pid, signal.SIGKILL)
-                except OSError:
-                    pass
             self.process.wait()
             self.process.stdout.close()
             self.process = None
@@ -603,10 +579,8 @@ class ForkedProcess:
 
     def send_signal(self, signum: int) -> None:
         if self.returncode is None and self.pidfd >= 0:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 signal.pidfd_send_signal(self.pidfd, signum)
-            except ProcessLookupError:
-                pass
 
     def kill(self) -> None:
         self.send_signal(signal.SIGKILL)
@@ -617,13 +591,11 @@ class ForkedProcess:
 
 def _pid_of(pidfd: int) -> int | None:
     """The pid, in this process's pid namespace, of the process ``pidfd`` refers to."""
-    try:
+    with contextlib.suppress(OSError, ValueError):
         for line in Path(f"/proc/self/fdinfo/{pidfd}").read_text().splitlines():
             if line.startswith("Pid:"):
                 pid = int(line.split()[1])
                 return pid if pid > 0 else None
-    except (OSError, ValueError):
-        pass
     return None
 
 
@@ -648,33 +620,24 @@ def start(address: str, request: dict, *, stdout: int | None = None, stderr: int
     return ForkedProcess(connection, int(answer["pid"]), fds[0])
 
 
-def _provisioner_class():
+def provisioner(kernel_id: str, kernel_spec, parent, *, address: str):
+    """A kernel provisioner for one kernel manager: it forks the kernel from the kernel server at
+    ``address``, in its sandbox (see the module text), and never starts a kernel any other way:
+    a kernel outside the sandbox is not an option."""
     from jupyter_client.provisioning import LocalProvisioner
 
     class WarmKernelProvisioner(LocalProvisioner):
-        """Forks the kernel from the worker's kernel server, in its sandbox (see the module text).
-        Never starts a kernel any other way: a kernel outside the sandbox is not an option."""
-
-        address: str | None = None
-
         async def launch_kernel(self, cmd: list[str], **kwargs):
             if not can_start(KERNELS, cmd) or "-f" not in cmd:
                 raise RuntimeError(f"the kernel server starts only this interpreter's ipykernel, not {cmd[:3]}")
             env = {k: str(v) for k, v in (kwargs.get("env") or os.environ).items()}
             connection = json.loads(Path(cmd[cmd.index("-f") + 1]).read_text())
-            self.process = start(self.address, {"argv": list(cmd), "env": env, "connection": connection})
+            self.process = start(address, {"argv": list(cmd), "env": env, "connection": connection})
             # pgid stays None: jupyter_client then signals the kernel through its pidfd
             self.pid, self.pgid = self.process.pid, None
             return self.connection_info
 
-    return WarmKernelProvisioner
-
-
-def provisioner(kernel_id: str, kernel_spec, parent, *, address: str):
-    """A :class:`WarmKernelProvisioner` for one kernel manager."""
-    instance = _provisioner_class()(kernel_id=kernel_id, kernel_spec=kernel_spec, parent=parent)
-    instance.address = address
-    return instance
+    return WarmKernelProvisioner(kernel_id=kernel_id, kernel_spec=kernel_spec, parent=parent)
 
 
 if __name__ == "__main__":
