@@ -19,6 +19,7 @@ real IPython shell, the hardened checks) run fast and need no nbgrader run.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import hashlib
@@ -131,6 +132,25 @@ def test_cheats_are_caught_by_the_guard(grading):
                      "rebound 'SummaryWriter'", "rebound 'check_history_logged'", "rebound 'check_weights_and_image'",
                      "execute_result came before an error", "kernel died"):
         assert expected in text, f"no finding mentions {expected!r}:\n{text}"
+
+
+def test_an_sqlite_gradebook_is_backed_up_whole_and_left_closed(tmp_path):
+    import sqlite3
+
+    gradebook = tmp_path / "gradebook.db"
+    with contextlib.closing(sqlite3.connect(gradebook)) as db, db:
+        db.execute("create table grade (student text, score real)")
+        db.executemany("insert into grade values (?, ?)", [("ada", 12.0), ("bo", 6.5)])
+    note = run.backup_gradebook(f"sqlite:///{gradebook}", tmp_path / "backups")
+    copies = list((tmp_path / "backups").glob("gradebook-*.db"))
+    assert note.startswith("gradebook backed up to") and len(copies) == 1, f"expected one backup and its note, got {copies} and {note!r}"
+    with contextlib.closing(sqlite3.connect(copies[0])) as copy:
+        rows = copy.execute("select student, score from grade order by student").fetchall()
+    assert rows == [("ada", 12.0), ("bo", 6.5)], f"expected the backup to hold every row, got {rows}"
+    import psutil
+
+    still_open = [f.path for f in psutil.Process().open_files() if f.path.endswith(".db")]
+    assert not still_open, f"expected both SQLite files closed after the backup, still open: {still_open}"
 
 
 @pytest.mark.nbgrader

@@ -92,7 +92,8 @@ def backup_gradebook(db_url: str, backups: Path) -> str:
         return f"no gradebook at {path} yet: nothing to back up"
     backups.mkdir(parents=True, exist_ok=True)
     target = backups / f"gradebook-{time.strftime('%Y%m%d-%H%M%S')}.db"
-    with sqlite3.connect(path) as source, sqlite3.connect(target) as copy:
+    # closing, not the connection's own `with`, which commits but leaves it open
+    with contextlib.closing(sqlite3.connect(path)) as source, contextlib.closing(sqlite3.connect(target)) as copy:
         source.backup(copy)
     return f"gradebook backed up to {target}"
 
