@@ -155,32 +155,6 @@ def test_a_grandchild_in_its_own_session_is_found_and_stopped(tmp_path):
     assert len(result.stopped) == 1, f"the grandchild should have been stopped, stopped: {result.stopped}"
 
 
-# --- PyTorch workers without torchrun's launcher process (measure_scaling) ----------------------
-
-SHOWS_TORCHRUNS_VARIABLES = """
-import os
-print(" ".join(os.environ[name] for name in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")), flush=True)
-"""
-
-
-def test_torch_workers_give_each_rank_the_variables_torchrun_would(tmp_path):
-    result = parallel.torch_workers(script(tmp_path, SHOWS_TORCHRUNS_VARIABLES), nproc=2, timeout=60)
-    assert result.ok, result.summary()
-    seen = [r.stdout.split() for r in result.ranks]
-    assert [row[:5] for row in seen] == [["0", "0", "2", "2", "127.0.0.1"], ["1", "1", "2", "2", "127.0.0.1"]], f"expected RANK, LOCAL_RANK, WORLD_SIZE, LOCAL_WORLD_SIZE and MASTER_ADDR of each rank; got {seen}"
-    assert seen[0][5] == seen[1][5] and seen[0][5].isdigit(), f"expected one MASTER_PORT for both ranks; got {seen}"
-
-
-def test_torch_workers_report_a_crash_and_stop_the_rest(tmp_path):
-    start = time.monotonic()
-    result = parallel.torch_workers(script(tmp_path, CRASH_ON_RANK_1), nproc=2, timeout=120, grace=1.0)
-    assert time.monotonic() - start < 30, "the waiting rank should be stopped `grace` seconds after the crash"
-    assert not result.ok and not result.timed_out and result.root_cause == 1, result.summary()
-    assert result.ranks[1].exitcode == 1 and result.ranks[1].error == "ValueError: rank 1 is broken on purpose", result.summary()
-    assert result.ranks[0].exitcode is None and "after rank 1 failed" in result.ranks[0].error, result.summary()
-    assert "rank 1: exit code 1: ValueError: rank 1 is broken on purpose  <- first failure" in result.summary()
-
-
 def test_error_lines_are_found_under_rank_prefixes():
     text = "[default1]:[rank1]: Traceback (most recent call last):\n[default1]:[rank1]:   File \"x.py\", line 1\n[default1]:[rank1]: KeyError: 'a'\n"
     assert parallel.launching._last_error(text) == "KeyError: 'a'"

@@ -2,10 +2,8 @@
 
 Launching worker processes
     :func:`torchrun` runs a script with PyTorch's own launcher (``python -m
-    torch.distributed.run``, the ``torchrun`` command), :func:`tf_workers` starts one
-    process per TensorFlow worker with its ``TF_CONFIG`` and :func:`torch_workers` starts
-    PyTorch workers with torchrun's variables but without its launcher process, all on
-    loopback. Each waits a bounded time, reports every rank's exit code, output and error (a
+    torch.distributed.run``, the ``torchrun`` command) and :func:`tf_workers` starts one
+    process per TensorFlow worker with its ``TF_CONFIG``, all on loopback. Each waits a bounded time, reports every rank's exit code, output and error (a
     crash names its rank; a hang is stopped at the time limit and says which ranks were still
     running) and leaves no process behind: every process they start carries a marker in its
     environment, and whatever still carries it when the call returns is killed
@@ -36,7 +34,7 @@ Modules, by job (every public name is also here, as lessons use it: ``parallel.t
 
 from __future__ import annotations
 
-from .launching import FAILURE_GRACE_S, MARKER, NoLoopback, RESULT_PREFIX, RankResult, RunResult, TERM_GRACE_S, WorkerFailed, check_loopback, free_ports, leftover_processes, tf_config, tf_workers, torch_workers, torchrun, torchrun_command  # noqa: F401
+from .launching import FAILURE_GRACE_S, MARKER, NoLoopback, RESULT_PREFIX, RankResult, RunResult, TERM_GRACE_S, WorkerFailed, check_loopback, free_ports, leftover_processes, tf_config, tf_workers, torchrun, torchrun_command  # noqa: F401
 from .worker_devices import WorkerDevice, data_parallel_device, tf_gpu_count, tf_worker_env, torch_gpu_count, worker_device  # noqa: F401
 from .replays import ddp_batches, simulate_ddp_torch, simulate_mirrored_tf, tf_replica_gradients, torch_replica_gradients  # noqa: F401
 from .scaling_runs import FRAMEWORK_NAMES, SCALING_MODEL, ScalingResult, max_workers, measure_scaling, plot_scaling, scaling_metrics, scaling_table  # noqa: F401

@@ -1,9 +1,7 @@
 """Launching worker processes on one machine and reporting every rank (lesson 05).
 
-:func:`torchrun` (PyTorch's own launcher), :func:`tf_workers` (one process per TensorFlow
-worker with its ``TF_CONFIG``) and :func:`torch_workers` (PyTorch workers started with
-torchrun's variables but without its launcher process, for :func:`measure_scaling`), bounded
-in time, leaving no process behind.
+:func:`torchrun` (PyTorch's own launcher) and :func:`tf_workers` (one process per TensorFlow
+worker with its ``TF_CONFIG``), bounded in time, leaving no process behind.
 """
 
 from __future__ import annotations
@@ -426,29 +424,6 @@ def tf_workers(script, num_workers: int = 2, args=(), *, timeout: float = 120.0,
     return result
 
 
-def torch_workers(script, nproc: int = 2, args=(), *, timeout: float = 120.0, cwd=None, env: dict | None = None,
-                  grace: float = FAILURE_GRACE_S, module: bool = False) -> RunResult:
-    """Start ``nproc`` processes ``python script args`` with the variables torchrun gives its
-    workers (``RANK``, ``LOCAL_RANK``, ``WORLD_SIZE``, ``LOCAL_WORLD_SIZE``, ``MASTER_ADDR``,
-    ``MASTER_PORT``: a free port on 127.0.0.1, where rank 0's ``init_process_group`` serves
-    the others), and wait at most ``timeout`` s.
-
-    What :func:`measure_scaling` launches its PyTorch workers with: the processes start at
-    once, without the launcher process that :func:`torchrun` waits for first (it imports torch
-    before it starts any worker). No restarts, one machine. A failure is handled as in
-    :func:`tf_workers`: the others get ``grace`` seconds, then they are stopped; no process is
-    left behind. ``module``: ``script`` is a module name, run as ``python -m script``.
-    """
-    check_loopback()
-    port = free_ports(1)[0]
-
-    def worker_env(rank: int) -> dict:
-        return {"RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": str(nproc), "LOCAL_WORLD_SIZE": str(nproc),
-                "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}
-
-    return _run_workers(_python_command(script, args, module), nproc, worker_env, timeout=timeout, cwd=cwd, env=env, grace=grace)
-
-
 def _python_command(script, args, module: bool) -> list[str]:
     """``python -m script args`` (a module) or ``python /absolute/script args``."""
     if module:
@@ -460,8 +435,7 @@ def _python_command(script, args, module: bool) -> list[str]:
 def _run_workers(command: list[str], count: int, env_for, *, timeout: float, cwd, env: dict | None, grace: float) -> RunResult:
     """Start ``count`` processes of ``command``, process ``i`` with ``env_for(i)`` added to its
     environment; wait until all have exited, or one failed ``grace`` seconds ago, or ``timeout``
-    seconds have passed; stop what is left. The launchers without a launcher process of their
-    own (:func:`tf_workers`, :func:`torch_workers`) share this."""
+    seconds have passed; stop what is left (:func:`tf_workers`)."""
     run_id = _new_run_id()
     folder = _run_folder(cwd)
     logs = Path(tempfile.mkdtemp(prefix="workers-logs-"))

@@ -7,7 +7,7 @@ import os
 import time
 from dataclasses import dataclass
 
-from .launching import tf_workers, torch_workers
+from .launching import tf_workers, torchrun
 from .worker_devices import tf_gpu_count, tf_worker_env
 
 
@@ -79,8 +79,10 @@ def measure_scaling(framework: str, workers: int = 2, global_batch_sizes=(64, 51
                     timeout: float = 180.0) -> list[ScalingResult]:
     """Launch ``workers`` real worker processes of ``framework`` ("torch" or "tensorflow") and
     time training steps of the same MLP for each global batch size, each rank on its share.
-    One launch per call: :func:`torch_workers` (the variables torchrun would give, without its
-    launcher process) or :func:`tf_workers`.
+    One launch per call: :func:`torchrun` or :func:`tf_workers`. (PyTorch's workers are not
+    started without torchrun: its agent hosts the rendezvous store, so that a rank that ends
+    first does not take the store away from one still shutting down; with rank 0 hosting it,
+    rank 1 once hung there until the time limit.)
 
     The sequential run (one worker on the whole global batch) is, in both frameworks, rank 0
     alone in the same launch before the others join: they wait in a barrier (PyTorch's
@@ -101,7 +103,7 @@ def measure_scaling(framework: str, workers: int = 2, global_batch_sizes=(64, 51
     args = ["--batch-sizes", ",".join(map(str, sizes)), "--steps", str(steps), "--warmup", str(warmup)]
     start = time.monotonic()
     if name == "PyTorch":
-        run = torch_workers("sidebyside.parallel", workers, ["torch-scaling", *args], timeout=timeout, module=True).check()
+        run = torchrun("sidebyside.parallel", workers, ["torch-scaling", *args], timeout=timeout, module=True).check()
     else:
         gpus = tf_gpu_count()
         run = tf_workers("sidebyside.parallel", workers, ["tf-scaling", *args], timeout=timeout, module=True,
