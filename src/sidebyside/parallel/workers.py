@@ -49,11 +49,6 @@ def _torch_scaling_worker(argv: list[str]) -> None:
     import torch.distributed as dist
     from torch.nn.parallel import DistributedDataParallel as DDP
 
-    # torch.optim and DDP import torch._dynamo (and sympy) when first used, which is slow: every
-    # rank imports it now, at the same time, rather than rank 0 during its sequential run while
-    # the others wait in the barrier, then the others while rank 0 waits for them.
-    import torch._dynamo  # noqa: F401
-
     args = _scaling_args(argv)
     torch.set_num_threads(1)
     where = worker_device()
@@ -99,7 +94,6 @@ def _torch_scaling_worker(argv: list[str]) -> None:
                                           "sequential_step_s": sequential, "step_s": step_s}), flush=True)
         dist.barrier()
     dist.destroy_process_group()
-    _skip_the_collection_at_exit()
 
 
 def _tf_scaling_worker(argv: list[str]) -> None:
