@@ -79,10 +79,7 @@ def measure_scaling(framework: str, workers: int = 2, global_batch_sizes=(64, 51
                     timeout: float = 180.0) -> list[ScalingResult]:
     """Launch ``workers`` real worker processes of ``framework`` ("torch" or "tensorflow") and
     time training steps of the same MLP for each global batch size, each rank on its share.
-    One launch per call: :func:`torchrun` or :func:`tf_workers`. (PyTorch's workers are not
-    started without torchrun: its agent hosts the rendezvous store, so that a rank that ends
-    first does not take the store away from one still shutting down; with rank 0 hosting it,
-    rank 1 once hung there until the time limit.)
+    One launch per call: :func:`torchrun` or :func:`tf_workers`.
 
     The sequential run (one worker on the whole global batch) is, in both frameworks, rank 0
     alone in the same launch before the others join: they wait in a barrier (PyTorch's
