@@ -10,7 +10,11 @@ Prints, as Markdown:
    whether any worker process outlived the run;
 2. the speed-up table of both frameworks (sidebyside.parallel.measure_scaling) for each number
    of workers and global batch size;
-3. how long a crashing and a hanging worker take to be reported, with each launcher.
+3. PyTorch's sequential baseline (one worker on the whole global batch): timed, as the lesson
+   does, by rank 0 inside the multi-worker launch while the others wait, against the same steps
+   in a process of its own with no process group (``--alone``, what TensorFlow's baseline always
+   is), runs interleaved;
+4. how long a crashing and a hanging worker take to be reported, with each launcher.
 
 Run it on an otherwise idle machine: other programs take cores and every figure drops.
 """
@@ -18,7 +22,10 @@ Run it on an otherwise idle machine: other programs take cores and every figure 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -29,6 +36,8 @@ import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+# The worker processes, too, run this checkout's package (not another one installed editable).
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")]))
 
 from sidebyside import notebooks, parallel  # noqa: E402
 
@@ -89,6 +98,40 @@ def run_notebook(path: Path) -> dict:
             "kernel_peak_mb": run.peak_memory_mb, "tree_peak_mb": watch.peak_mb, "leftovers": parallel.leftover_processes()}
 
 
+def alone_baseline(framework: str, workers: int, sizes: list[int], steps: int) -> dict[int, float]:
+    """The median sequential step per global batch size, in a process of its own on the device
+    rank 0 of a ``workers``-worker launch gets."""
+    from sidebyside.parallel.launching import RESULT_PREFIX
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "LOCAL_RANK": "0", "LOCAL_WORLD_SIZE": str(workers)}
+    if framework == "tensorflow":
+        env.update(parallel.tf_worker_env(0, workers, parallel.tf_gpu_count()))
+    command = [sys.executable, "-m", "sidebyside.parallel", f"{'tf' if framework == 'tensorflow' else 'torch'}-scaling",
+               "--batch-sizes", ",".join(map(str, sizes)), "--steps", str(steps), "--warmup", "3", "--alone"]
+    out = subprocess.run(command, env=env, capture_output=True, text=True, check=True, timeout=300).stdout
+    records = [json.loads(line[len(RESULT_PREFIX):]) for line in out.splitlines() if line.startswith(RESULT_PREFIX)]
+    return {r["global_batch_size"]: statistics.median(r["sequential_step_s"]) for r in records}
+
+
+def baseline_check(workers: int, sizes: list[int], steps: int, repeats: int) -> list[str]:
+    """Markdown rows: per batch size, the median over ``repeats`` interleaved runs of PyTorch's
+    sequential step timed inside the launch and alone, with every run's figure."""
+    rows = []
+    for framework in ("torch",):
+        inside: dict[int, list[float]] = {b: [] for b in sizes}
+        alone: dict[int, list[float]] = {b: [] for b in sizes}
+        for _ in range(repeats):
+            for r in parallel.measure_scaling(framework, workers, sizes, steps=steps, warmup=3):
+                inside[r.global_batch_size].append(statistics.median(r.sequential_step_s))
+            for b, seconds in alone_baseline(framework, workers, sizes, steps).items():
+                alone[b].append(seconds)
+        for b in sizes:
+            i, a = statistics.median(inside[b]), statistics.median(alone[b])
+            runs = lambda xs: ", ".join(f"{x * 1e3:.2f}" for x in xs)  # noqa: E731
+            rows.append(f"| {framework} | {b} | {i * 1e3:.2f} ms ({runs(inside[b])}) | {a * 1e3:.2f} ms ({runs(alone[b])}) | {i / a:.2f} |")
+    return rows
+
+
 def failure_latency(folder: Path) -> list[tuple[str, float, str]]:
     crash, hang = folder / "crash.py", folder / "hang.py"
     crash.write_text(CRASH)
@@ -113,6 +156,7 @@ def main() -> None:
     parser.add_argument("--batch-sizes", default="64,512,2048")
     parser.add_argument("--steps", type=int, default=11)
     parser.add_argument("--skip-notebooks", action="store_true")
+    parser.add_argument("--baseline-repeats", type=int, default=5, help="interleaved runs of the sequential-baseline check (0: skip it)")
     args = parser.parse_args()
     print(f"# Lesson 05 benchmark: {parallel.max_workers()} cores, load average {os.getloadavg()[0]:.1f} at the start\n")
 
@@ -133,6 +177,13 @@ def main() -> None:
     print("## Speed-up\n\n```")
     print(parallel.scaling_table(results))
     print("```\n")
+
+    if args.baseline_repeats:
+        workers = max(int(w) for w in args.workers.split(","))
+        usable = [b for b in sizes if b % workers == 0]
+        print(f"## PyTorch's sequential baseline: inside the {workers}-worker launch (the lesson's) or alone\n")
+        print("| framework | batch | inside the launch (each run) | alone (each run) | inside / alone |\n| --- | --- | --- | --- | --- |")
+        print("\n".join(baseline_check(workers, usable, args.steps, args.baseline_repeats)) + "\n")
 
     print("## Failure reports\n\n| case | reported after | report |\n| --- | --- | --- |")
     with tempfile.TemporaryDirectory() as folder:

@@ -79,16 +79,17 @@ def measure_scaling(framework: str, workers: int = 2, global_batch_sizes=(64, 51
                     timeout: float = 180.0) -> list[ScalingResult]:
     """Launch ``workers`` real worker processes of ``framework`` ("torch" or "tensorflow") and
     time training steps of the same MLP for each global batch size, each rank on its share.
-    One launch per call: :func:`torchrun` or :func:`tf_workers`.
+    PyTorch: one :func:`torchrun` launch; TensorFlow: two :func:`tf_workers` launches.
 
-    The sequential run (one worker on the whole global batch) is, in both frameworks, rank 0
-    alone in the same launch before the others join: they wait in a barrier (PyTorch's
-    ``dist.barrier()``; in TensorFlow an all-reduce of a constant), using no CPU. In TensorFlow
-    rank 0 times it on a model of its own, built outside the strategy's scope, so that its
-    steps all-reduce nothing. Each worker's device is :func:`worker_device`'s choice: one GPU
-    each when this machine has a GPU per worker, else the CPU for all; the sequential run uses
-    worker 0's device. The launch is stopped after ``timeout`` seconds. Raises
-    :class:`WorkerFailed`, with each rank's error, if it fails or runs out of time."""
+    The sequential run (one worker on the whole global batch) is, in PyTorch, rank 0 alone in
+    the same launch before the others join: they wait in ``dist.barrier()``, using no CPU. In
+    TensorFlow it is a launch of its own, one process that makes no strategy: a process must
+    make its strategy before any operation, and a step outside ``strategy.run`` after that is
+    slower than in a plain process (benchmarks/parallelism.py measures both baselines). Each
+    worker's device is :func:`worker_device`'s choice: one GPU each when this machine has a GPU
+    per worker, else the CPU for all; the sequential run uses worker 0's device. Each launch is
+    stopped after ``timeout`` seconds. Raises :class:`WorkerFailed`, with each rank's error, if
+    one fails or runs out of time."""
     name = FRAMEWORK_NAMES.get(framework.lower())
     if name is None:
         raise ValueError(f"unknown framework {framework!r}: 'torch' or 'tensorflow'")
@@ -103,13 +104,17 @@ def measure_scaling(framework: str, workers: int = 2, global_batch_sizes=(64, 51
         run = torchrun("sidebyside.parallel", workers, ["torch-scaling", *args], timeout=timeout, module=True).check()
     else:
         gpus = tf_gpu_count()
-        run = tf_workers("sidebyside.parallel", workers, ["tf-scaling", *args], timeout=timeout, module=True,
-                         env_for=lambda i: tf_worker_env(i, workers, gpus)).check()
+        runs = [
+            tf_workers("sidebyside.parallel", count, ["tf-scaling", *args, *extra], timeout=timeout, module=True,
+                       env_for=lambda i: tf_worker_env(i, workers, gpus)).check()
+            for count, extra in ((1, ["--alone"]), (workers, []))
+        ]
     seconds = time.monotonic() - start
     rows: dict[int, dict] = {}
-    for record in run.results():
+    for record in [r for one in ([run] if name == "PyTorch" else runs) for r in one.results()]:
         row = rows.setdefault(record["global_batch_size"], {"device": record["device"], "sequential": None, "ranks": {}})
-        row["ranks"][record["rank"]] = record["step_s"]
+        if record.get("step_s") is not None:
+            row["ranks"][record["rank"]] = record["step_s"]
         if record.get("sequential_step_s") is not None:
             row["sequential"] = record["sequential_step_s"]
     return [

@@ -25,6 +25,9 @@ def _scaling_args(argv: list[str]):
     parser.add_argument("--batch-sizes", required=True)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)
+    # Only the sequential run, in a process of its own with no process group or strategy:
+    # benchmarks/parallelism.py compares it with the sequential run timed inside the launch.
+    parser.add_argument("--alone", action="store_true")
     args = parser.parse_args(argv)
     args.batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
     return args
@@ -54,8 +57,9 @@ def _torch_scaling_worker(argv: list[str]) -> None:
     torch.set_num_threads(1)
     where = worker_device()
     use_gpu = where.gpu is not None
-    dist.init_process_group(where.backend)
-    rank, world = dist.get_rank(), dist.get_world_size()
+    if not args.alone:
+        dist.init_process_group(where.backend)
+    rank, world = (0, 1) if args.alone else (dist.get_rank(), dist.get_world_size())
     device = torch.device(where.device)
 
     def wait():
@@ -87,6 +91,9 @@ def _torch_scaling_worker(argv: list[str]) -> None:
         sequential = None
         if rank == 0:
             sequential = time_steps(copy.deepcopy(template).to(device), X[:batch], y[:batch])
+        if args.alone:
+            print(RESULT_PREFIX + json.dumps({"rank": 0, "global_batch_size": batch, "device": device.type, "sequential_step_s": sequential}), flush=True)
+            continue
         dist.barrier()
         local = batch // world
         ddp = DDP(copy.deepcopy(template).to(device), device_ids=[device.index] if use_gpu else None)
@@ -94,21 +101,25 @@ def _torch_scaling_worker(argv: list[str]) -> None:
         print(RESULT_PREFIX + json.dumps({"rank": rank, "global_batch_size": batch, "device": device.type,
                                           "sequential_step_s": sequential, "step_s": step_s}), flush=True)
         dist.barrier()
-    dist.destroy_process_group()
+    if not args.alone:
+        dist.destroy_process_group()
 
 
 def _tf_scaling_worker(argv: list[str]) -> None:
-    """MultiWorkerMirroredStrategy on the MLP, each worker on its share, timed per step; rank 0
-    first times the sequential run alone, as the PyTorch worker does."""
+    """MultiWorkerMirroredStrategy on the MLP, each worker on its share, timed per step. With
+    ``--alone``: the sequential run, in a process that never joins a strategy (TensorFlow wants
+    the strategy made before any operation, and a step outside ``strategy.run`` in a process
+    that has made one pays for its eager context: 1.09x to 1.34x slower than alone, medians of
+    7 runs on 2 CPUs on 2026-12-07, which would flatter the speed-up)."""
     args = _scaling_args(argv)
     import tensorflow as tf
 
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(1)
-    rank = json.loads(os.environ["TF_CONFIG"])["task"]["index"]
-    gpus = tf.config.list_physical_devices("GPU")
-    strategy = tf.distribute.MultiWorkerMirroredStrategy()
-    world = strategy.num_replicas_in_sync
+    strategy = None if args.alone else tf.distribute.MultiWorkerMirroredStrategy()
+    rank = 0 if args.alone else json.loads(os.environ["TF_CONFIG"])["task"]["index"]
+    world = 1 if args.alone else strategy.num_replicas_in_sync
+    device = "gpu" if tf.config.list_physical_devices("GPU") else "cpu"
     import keras
 
     f, h, c = SCALING_MODEL["features"], SCALING_MODEL["hidden"], SCALING_MODEL["classes"]
@@ -123,53 +134,35 @@ def _tf_scaling_worker(argv: list[str]) -> None:
                                   keras.layers.Dense(h, activation="relu"), keras.layers.Dense(c)])
         return model, keras.optimizers.SGD(0.01)
 
-    def sequential_step_fn(model, optimizer):
-        @tf.function
-        def step_fn(Xb, yb):
+    def step_fn(model, optimizer, batch):
+        def replica_step(Xb, yb):
             with tf.GradientTape() as tape:
-                loss = tf.reduce_mean(per_example(yb, model(Xb, training=True)))
+                loss = tf.nn.compute_average_loss(per_example(yb, model(Xb, training=True)), global_batch_size=batch)
             optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
             return loss
 
-        return step_fn
+        if strategy is None:
+            return tf.function(replica_step)
+        return tf.function(lambda Xb, yb: strategy.reduce(tf.distribute.ReduceOp.SUM, strategy.run(replica_step, args=(Xb, yb)), axis=None))
 
-    def parallel_step_fn(model, optimizer, batch):
-        @tf.function
-        def step_fn(Xb, yb):
-            def replica_step(Xb, yb):
-                with tf.GradientTape() as tape:
-                    loss = tf.nn.compute_average_loss(per_example(yb, model(Xb, training=True)), global_batch_size=batch)
-                optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
-                return loss
-
-            return strategy.reduce(tf.distribute.ReduceOp.SUM, strategy.run(replica_step, args=(Xb, yb)), axis=None)
-
-        return step_fn
-
-    @tf.function
-    def barrier():  # an all-reduce of a constant: each worker waits here for the others, like dist.barrier()
-        return strategy.reduce(tf.distribute.ReduceOp.SUM, strategy.run(lambda: tf.constant(1.0)), axis=None)
-
-    def time_steps(step_fn, Xb, yb):
+    def time_steps(step, Xb, yb):
         times = []
-        for step in range(args.warmup + args.steps):
+        for k in range(args.warmup + args.steps):
             start = time.perf_counter()
-            step_fn(Xb, yb).numpy()  # reading the loss back waits for the step
-            if step >= args.warmup:
+            step(Xb, yb).numpy()  # reading the loss back waits for the step
+            if k >= args.warmup:
                 times.append(time.perf_counter() - start)
         return times
 
     for batch in args.batch_sizes:
-        sequential = None
-        if rank == 0:  # a model of its own, outside the strategy's scope: its steps all-reduce nothing
-            sequential = time_steps(sequential_step_fn(*build()), X[:batch], y[:batch])
-        barrier().numpy()  # the other workers wait here, computing nothing, until rank 0 is done
-        with strategy.scope():
-            model, optimizer = build()
-        local = batch // world
-        step_s = time_steps(parallel_step_fn(model, optimizer, batch), X[rank * local : (rank + 1) * local], y[rank * local : (rank + 1) * local])
-        print(RESULT_PREFIX + json.dumps({"rank": rank, "global_batch_size": batch, "device": "gpu" if gpus else "cpu",
-                                          "sequential_step_s": sequential, "step_s": step_s}), flush=True)
+        if strategy is None:
+            record = {"sequential_step_s": time_steps(step_fn(*build(), batch), X[:batch], y[:batch])}
+        else:
+            with strategy.scope():
+                model, optimizer = build()
+            local = batch // world
+            record = {"step_s": time_steps(step_fn(model, optimizer, batch), X[rank * local : (rank + 1) * local], y[rank * local : (rank + 1) * local])}
+        print(RESULT_PREFIX + json.dumps({"rank": rank, "global_batch_size": batch, "device": device, **record}), flush=True)
     _skip_the_collection_at_exit()
 
 

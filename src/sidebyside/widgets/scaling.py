@@ -1,8 +1,8 @@
 """The scaling panel of lesson 05: choose workers, global batch size and frameworks; run.
 
 Each press launches real worker processes (:func:`sidebyside.parallel.measure_scaling`): for
-each chosen framework, ``N`` workers train the same MLP, first rank 0 alone on the global
-batch (the sequential run), then all ``N`` together, each on its share. Two charts show
+each chosen framework, one worker first trains the MLP alone on the global batch (the
+sequential run), then ``N`` workers train it together, each on its share. Two charts show
 throughput and speed-up for both frameworks side by side, with the ideal speed-up (= workers)
 as a dashed line (:func:`sidebyside.parallel.plot_scaling`); every configuration measured so
 far stays on the charts and in the table, the latest run replacing an earlier one of the same
