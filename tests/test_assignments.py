@@ -5,7 +5,9 @@
 - an autograde round trip in that scratch course with two students: the solution scores full
   marks with no error in any cell (what `nbgrader validate` checks), the untouched release
   scores 0 without a grading error, each of its tests failing for the placeholder (what
-  `validate --invert` checks, and why), and `nbgrader export` lists both. The command
+  `validate --invert` checks, and why), and `nbgrader export` lists both; in 03's, a third
+  student, a cheat of tests/fixtures/grading/class_03.py, earns points: plain nbgrader is
+  fooled by what `sidebyside grade` catches (tests/test_grading.py). The command
   `nbgrader validate` itself runs, both ways, on the tiny fixture assignment
   (tests/fixtures/assignments/tiny), where it takes seconds.
 
@@ -30,6 +32,7 @@ from stored_answers import DELEGATES, autograded_tests, right_answers, wrong_ans
 
 
 sys.path.insert(0, str(ROOT / "tests" / "fixtures" / "grading"))
+import class_03  # noqa: E402
 import tiny_class  # noqa: E402
 
 pytestmark = pytest.mark.nbgrader
@@ -53,7 +56,10 @@ def graded(assignment: str, folder: str):
     scratch.generate()
     solution = nbformat.read(solution_path(assignment), as_version=4)
     scratch.submit("solution", solution)
-    scratch.submit("blank", nbformat.read(scratch.release_folder / f"{assignment}.ipynb", as_version=4))
+    release = nbformat.read(scratch.release_folder / f"{assignment}.ipynb", as_version=4)
+    scratch.submit("blank", release)
+    if assignment == class_03.ASSIGNMENT:  # a cheat `sidebyside grade` catches, which fools plain nbgrader
+        scratch.submit("cheat-objects", class_03.cheats(solution, release)["cheat-objects"])
     result = scratch.autograde(timeout=1200)
     return scratch, solution, result
 
@@ -183,6 +189,18 @@ def test_export_lists_every_student(assignment, grading):
     with open(scratch.export(), newline="") as handle:
         students = {row["student_id"] for row in csv.DictReader(handle)}
     assert {"solution", "blank"} <= students, f"expected the solution and blank students in the export, got {sorted(students)}"
+
+
+@pytest.mark.parametrize("assignment", [class_03.ASSIGNMENT])
+def test_plain_nbgrader_is_fooled_by_the_cheats(assignment, grading):
+    """A cheat that patches the checks and rebinds the instructor's names (class_03's
+    cheat-objects), held to its one honest task's points by `sidebyside grade`
+    (tests/test_grading.py), earns more under plain `nbgrader autograde`: the guard is needed.
+    (class_03's other cheat ends its kernel, which plain nbgrader scores 0: it fools nobody.)"""
+    scratch, solution, result = grading
+    honest = class_03.EXPECTED["cheat-objects"][0]
+    earned = sum(scratch.scores().get("cheat-objects", {}).get(c) or 0.0 for c in autograded_tests(solution))
+    assert earned > honest, f"expected plain nbgrader fooled by cheat-objects (more than its honest {honest} points), got {earned}\n{result.stderr[-3000:]}"
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
