@@ -6,6 +6,8 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
 from sidebyside.frameworks import TF_LOG_LEVEL
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -101,13 +103,41 @@ def pytest_xdist_make_scheduler(config, log):
 
 
 _group_seconds: dict[str, float] = {}
+#: CPU seconds per group: the test process's own and its children's once they ended (a child
+#: counts when it is waited for, so a fixture's server counts in the group that stops it;
+#: daemons such as PostgreSQL's server are not counted). The suite is CPU-bound on 2 cores:
+#: this, not wall time, says which group to make cheaper (printed and saved at the end).
+_group_cpu: dict[str, float] = {}
+
+
+def _cpu_so_far() -> float:
+    import resource
+
+    me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime
+
+
+_cpu_seen = [_cpu_so_far()]  # the process's start-up is no test's
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Attach the CPU seconds this phase (setup, call or teardown) used to its report (in the
+    process that ran it: an xdist worker sends it to the controller with the report)."""
+    outcome = yield
+    now = _cpu_so_far()
+    outcome.get_result().user_properties.append(("cpu_s", now - _cpu_seen[0]))
+    _cpu_seen[0] = now
 
 
 def pytest_runtest_logreport(report):
-    """Add each test's setup, call and teardown time to its group (on the xdist controller, or
-    in a run without workers)."""
+    """Add each test's setup, call and teardown time (and CPU) to its group (on the xdist
+    controller, or in a run without workers)."""
     group = schedule_group(report.nodeid)
     _group_seconds[group] = _group_seconds.get(group, 0.0) + report.duration
+    for name, value in getattr(report, "user_properties", []):
+        if name == "cpu_s":
+            _group_cpu[group] = _group_cpu.get(group, 0.0) + value
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -126,6 +156,8 @@ def pytest_sessionfinish(session, exitstatus):
     durations.update({group: round(seconds, 1) for group, seconds in _group_seconds.items()})
     ARTIFACTS.mkdir(exist_ok=True)
     RECORDED_DURATIONS.write_text(json.dumps(dict(sorted(durations.items())), indent=1) + "\n")
+    cpu = {group: round(seconds, 1) for group, seconds in sorted(_group_cpu.items())}
+    (ARTIFACTS / "group-cpu.json").write_text(json.dumps(cpu, indent=1) + "\n")
 
 
 def lessons() -> list[Path]:
@@ -147,7 +179,13 @@ def rel(path: Path) -> str:
 
 
 def pytest_terminal_summary(terminalreporter):
-    """Print (and save) each notebook's time and peak memory, recorded by the tests."""
+    """Print (and save) each notebook's time and peak memory, recorded by the tests, and the
+    groups that used the most CPU."""
+    if _group_cpu:
+        terminalreporter.section("CPU seconds per group, the 15 largest (wall seconds beside them)")
+        for group, seconds in sorted(_group_cpu.items(), key=lambda g: -g[1])[:15]:
+            terminalreporter.line(f"{seconds:7.1f} s CPU {_group_seconds.get(group, 0.0):7.1f} s wall  {group}")
+        terminalreporter.line(f"{sum(_group_cpu.values()):7.1f} s CPU in all (processes that ended; daemons not counted)")
     rows, shares = [], []
     for report in terminalreporter.stats.get("passed", []) + terminalreporter.stats.get("failed", []):
         for name, value in getattr(report, "user_properties", []):
