@@ -104,10 +104,24 @@ def pytest_xdist_make_scheduler(config, log):
 
 _group_seconds: dict[str, float] = {}
 #: CPU seconds per group: the test process's own and its children's once they ended (a child
-#: counts when it is waited for, so a fixture's server counts in the group that stops it;
-#: daemons such as PostgreSQL's server are not counted). The suite is CPU-bound on 2 cores:
-#: this, not wall time, says which group to make cheaper (printed and saved at the end).
+#: counts when it is waited for, so a fixture's server counts in the group that stops it).
+#: Not counted: daemons (PostgreSQL's server), and what a child's own children used when it
+#: was killed before waiting for them (the sandboxed kernels of `sidebyside grade`): the
+#: summary prints the whole machine's busy CPU beside the sum, to show how much that is.
+#: The suite is CPU-bound on 2 cores: CPU, not wall time, says which group to make cheaper.
 _group_cpu: dict[str, float] = {}
+
+
+def _machine_busy_seconds() -> float | None:
+    """CPU seconds every process on this machine has used since boot (Linux's /proc/stat)."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")  # all but idle and iowait
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+_machine_busy_at_start = _machine_busy_seconds()
 
 
 def _cpu_so_far() -> float:
@@ -185,7 +199,9 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.section("CPU seconds per group, the 15 largest (wall seconds beside them)")
         for group, seconds in sorted(_group_cpu.items(), key=lambda g: -g[1])[:15]:
             terminalreporter.line(f"{seconds:7.1f} s CPU {_group_seconds.get(group, 0.0):7.1f} s wall  {group}")
-        terminalreporter.line(f"{sum(_group_cpu.values()):7.1f} s CPU in all (processes that ended; daemons not counted)")
+        busy = _machine_busy_seconds()
+        machine = f"; the machine was busy {busy - _machine_busy_at_start:.1f} s of CPU meanwhile" if busy and _machine_busy_at_start else ""
+        terminalreporter.line(f"{sum(_group_cpu.values()):7.1f} s CPU in all groups (see conftest.py for what is not counted){machine}")
     rows, shares = [], []
     for report in terminalreporter.stats.get("passed", []) + terminalreporter.stats.get("failed", []):
         for name, value in getattr(report, "user_properties", []):
