@@ -98,16 +98,14 @@ def run_notebook(path: Path) -> dict:
             "kernel_peak_mb": run.peak_memory_mb, "tree_peak_mb": watch.peak_mb, "leftovers": parallel.leftover_processes()}
 
 
-def alone_baseline(framework: str, workers: int, sizes: list[int], steps: int) -> dict[int, float]:
-    """The median sequential step per global batch size, in a process of its own on the device
-    rank 0 of a ``workers``-worker launch gets."""
+def alone_baseline(workers: int, sizes: list[int], steps: int) -> dict[int, float]:
+    """PyTorch's median sequential step per global batch size, in a process of its own on the
+    device rank 0 of a ``workers``-worker launch gets."""
     from sidebyside.parallel.launching import RESULT_PREFIX
 
     env = {**os.environ, "OMP_NUM_THREADS": "1", "LOCAL_RANK": "0", "LOCAL_WORLD_SIZE": str(workers)}
-    if framework == "tensorflow":
-        env.update(parallel.tf_worker_env(0, workers, parallel.tf_gpu_count()))
-    command = [sys.executable, "-m", "sidebyside.parallel", f"{'tf' if framework == 'tensorflow' else 'torch'}-scaling",
-               "--batch-sizes", ",".join(map(str, sizes)), "--steps", str(steps), "--warmup", "3", "--alone"]
+    command = [sys.executable, "-m", "sidebyside.parallel", "torch-scaling", "--batch-sizes", ",".join(map(str, sizes)),
+               "--steps", str(steps), "--warmup", "3", "--alone"]
     out = subprocess.run(command, env=env, capture_output=True, text=True, check=True, timeout=300).stdout
     records = [json.loads(line[len(RESULT_PREFIX):]) for line in out.splitlines() if line.startswith(RESULT_PREFIX)]
     return {r["global_batch_size"]: statistics.median(r["sequential_step_s"]) for r in records}
@@ -116,20 +114,19 @@ def alone_baseline(framework: str, workers: int, sizes: list[int], steps: int) -
 def baseline_check(workers: int, sizes: list[int], steps: int, repeats: int) -> list[str]:
     """Markdown rows: per batch size, the median over ``repeats`` interleaved runs of PyTorch's
     sequential step timed inside the launch and alone, with every run's figure."""
-    rows = []
-    for framework in ("torch",):
-        inside: dict[int, list[float]] = {b: [] for b in sizes}
-        alone: dict[int, list[float]] = {b: [] for b in sizes}
-        for _ in range(repeats):
-            for r in parallel.measure_scaling(framework, workers, sizes, steps=steps, warmup=3):
-                inside[r.global_batch_size].append(statistics.median(r.sequential_step_s))
-            for b, seconds in alone_baseline(framework, workers, sizes, steps).items():
-                alone[b].append(seconds)
-        for b in sizes:
-            i, a = statistics.median(inside[b]), statistics.median(alone[b])
-            runs = lambda xs: ", ".join(f"{x * 1e3:.2f}" for x in xs)  # noqa: E731
-            rows.append(f"| {framework} | {b} | {i * 1e3:.2f} ms ({runs(inside[b])}) | {a * 1e3:.2f} ms ({runs(alone[b])}) | {i / a:.2f} |")
-    return rows
+    inside: dict[int, list[float]] = {b: [] for b in sizes}
+    alone: dict[int, list[float]] = {b: [] for b in sizes}
+    for _ in range(repeats):
+        for r in parallel.measure_scaling("torch", workers, sizes, steps=steps, warmup=3):
+            inside[r.global_batch_size].append(statistics.median(r.sequential_step_s))
+        for b, seconds in alone_baseline(workers, sizes, steps).items():
+            alone[b].append(seconds)
+
+    def runs(xs):
+        return ", ".join(f"{x * 1e3:.2f}" for x in xs)
+
+    return [f"| {b} | {statistics.median(inside[b]) * 1e3:.2f} ms ({runs(inside[b])}) | {statistics.median(alone[b]) * 1e3:.2f} ms ({runs(alone[b])}) "
+            f"| {statistics.median(inside[b]) / statistics.median(alone[b]):.2f} |" for b in sizes]
 
 
 def failure_latency(folder: Path) -> list[tuple[str, float, str]]:
@@ -182,7 +179,7 @@ def main() -> None:
         workers = max(int(w) for w in args.workers.split(","))
         usable = [b for b in sizes if b % workers == 0]
         print(f"## PyTorch's sequential baseline: inside the {workers}-worker launch (the lesson's) or alone\n")
-        print("| framework | batch | inside the launch (each run) | alone (each run) | inside / alone |\n| --- | --- | --- | --- | --- |")
+        print("| batch | inside the launch (each run) | alone (each run) | inside / alone |\n| --- | --- | --- | --- |")
         print("\n".join(baseline_check(workers, usable, args.steps, args.baseline_repeats)) + "\n")
 
     print("## Failure reports\n\n| case | reported after | report |\n| --- | --- | --- |")

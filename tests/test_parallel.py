@@ -357,6 +357,25 @@ def test_measure_scaling_runs_real_workers(framework):
     assert len(fig.axes) == 2
 
 
+@pytest.mark.parametrize("command", ["torch-scaling", "tf-scaling"])
+def test_a_scaling_worker_alone_times_only_the_sequential_run_without_a_cluster(command):
+    """``--alone``: TensorFlow's sequential baseline in measure_scaling, PyTorch's in the
+    benchmark. With no torchrun variables and no TF_CONFIG, the worker makes no process group
+    or strategy (either would fail or wait for peers) and reports only sequential steps."""
+    import json
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CONFIG", "RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")}
+    env.update(OMP_NUM_THREADS="1", TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="-1")
+    done = subprocess.run([sys.executable, "-m", "sidebyside.parallel", command, "--batch-sizes", "8,16", "--steps", "2", "--warmup", "1", "--alone"],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    records = [json.loads(line[len(parallel.RESULT_PREFIX):]) for line in done.stdout.splitlines() if line.startswith(parallel.RESULT_PREFIX)]
+    assert [(r["rank"], r["global_batch_size"], len(r["sequential_step_s"]), "step_s" in r) for r in records] == [(0, 8, 2, False), (0, 16, 2, False)], (
+        f"expected one sequential record per batch size and no parallel steps; got {records}"
+    )
+
+
 # --- The scaling panel ------------------------------------------------------------------------
 
 

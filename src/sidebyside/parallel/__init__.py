@@ -3,7 +3,8 @@
 Launching worker processes
     :func:`torchrun` runs a script with PyTorch's own launcher (``python -m
     torch.distributed.run``, the ``torchrun`` command) and :func:`tf_workers` starts one
-    process per TensorFlow worker with its ``TF_CONFIG``, all on loopback. Each waits a bounded time, reports every rank's exit code, output and error (a
+    process per TensorFlow worker with its ``TF_CONFIG``, all on loopback. Each waits a
+    bounded time, reports every rank's exit code, output and error (a
     crash names its rank; a hang is stopped at the time limit and says which ranks were still
     running) and leaves no process behind: every process they start carries a marker in its
     environment, and whatever still carries it when the call returns is killed

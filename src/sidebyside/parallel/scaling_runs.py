@@ -85,7 +85,7 @@ def measure_scaling(framework: str, workers: int = 2, global_batch_sizes=(64, 51
     the same launch before the others join: they wait in ``dist.barrier()``, using no CPU. In
     TensorFlow it is a launch of its own, one process that makes no strategy: a process must
     make its strategy before any operation, and a step outside ``strategy.run`` after that is
-    slower than in a plain process (benchmarks/parallelism.py measures both baselines). Each
+    slower than in a plain process, which would flatter the speed-up. Each
     worker's device is :func:`worker_device`'s choice: one GPU each when this machine has a GPU
     per worker, else the CPU for all; the sequential run uses worker 0's device. Each launch is
     stopped after ``timeout`` seconds. Raises :class:`WorkerFailed`, with each rank's error, if
@@ -101,7 +101,7 @@ def measure_scaling(framework: str, workers: int = 2, global_batch_sizes=(64, 51
     args = ["--batch-sizes", ",".join(map(str, sizes)), "--steps", str(steps), "--warmup", str(warmup)]
     start = time.monotonic()
     if name == "PyTorch":
-        run = torchrun("sidebyside.parallel", workers, ["torch-scaling", *args], timeout=timeout, module=True).check()
+        runs = [torchrun("sidebyside.parallel", workers, ["torch-scaling", *args], timeout=timeout, module=True).check()]
     else:
         gpus = tf_gpu_count()
         runs = [
@@ -111,7 +111,7 @@ def measure_scaling(framework: str, workers: int = 2, global_batch_sizes=(64, 51
         ]
     seconds = time.monotonic() - start
     rows: dict[int, dict] = {}
-    for record in [r for one in ([run] if name == "PyTorch" else runs) for r in one.results()]:
+    for record in [r for run in runs for r in run.results()]:
         row = rows.setdefault(record["global_batch_size"], {"device": record["device"], "sequential": None, "ranks": {}})
         if record.get("step_s") is not None:
             row["ranks"][record["rank"]] = record["step_s"]

@@ -26,7 +26,8 @@ def _scaling_args(argv: list[str]):
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)
     # Only the sequential run, in a process of its own with no process group or strategy:
-    # benchmarks/parallelism.py compares it with the sequential run timed inside the launch.
+    # TensorFlow's baseline in measure_scaling; for PyTorch, benchmarks/parallelism.py compares
+    # it with the sequential run timed inside the launch.
     parser.add_argument("--alone", action="store_true")
     args = parser.parse_args(argv)
     args.batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
@@ -109,8 +110,8 @@ def _tf_scaling_worker(argv: list[str]) -> None:
     """MultiWorkerMirroredStrategy on the MLP, each worker on its share, timed per step. With
     ``--alone``: the sequential run, in a process that never joins a strategy (TensorFlow wants
     the strategy made before any operation, and a step outside ``strategy.run`` in a process
-    that has made one pays for its eager context: 1.09x to 1.34x slower than alone, medians of
-    7 runs on 2 CPUs on 2026-12-07, which would flatter the speed-up)."""
+    that has made one pays for its eager context: it measured slower than alone, which would
+    flatter the speed-up)."""
     args = _scaling_args(argv)
     import tensorflow as tf
 
